@@ -1,0 +1,38 @@
+"""Glue between ``mpsim export`` and the PyTorch side."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from itnet_export.exporter import export
+from itnet_export.presets import build_preset
+from mpsim.errors import MpsimError
+from mpsim.ir.graph import Graph
+
+
+def load_checkpoint(model: torch.nn.Module, path: str) -> None:
+    """Load a state dict (or an mpsim training checkpoint holding one under 'model')."""
+    if not os.path.isfile(path):
+        raise MpsimError(f"{path}: no such checkpoint file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or foreign file
+        raise MpsimError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
+    state = obj.get("model", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict):
+        raise MpsimError(f"{path}: holds no state dict")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise MpsimError(f"{path}: does not match the preset ({first})") from None
+
+
+def export_preset(preset: str, out_dir: str, checkpoint: str | None = None, seed: int = 0) -> Graph:
+    model, example, meta = build_preset(preset, seed=seed)
+    if checkpoint:
+        load_checkpoint(model, checkpoint)
+        meta["checkpoint"] = os.path.basename(checkpoint)
+    return export(model.eval(), example, out_dir, name=preset, meta=meta)

@@ -1,0 +1,61 @@
+"""Named models that ``mpsim export --preset`` and the benchmarks build.
+
+Widths and input sizes follow the ItNet paper; docs/itnet-reconstruction.md explains each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from itnet_export.itnet import ItNet, ItNetConfig
+from mpsim.errors import MpsimError
+
+CAMVID = dict(num_classes=11, input_size=(360, 480))
+CITYSCAPES = dict(num_classes=19, input_size=(512, 1024))
+
+ITNET_PRESETS: dict[str, ItNetConfig] = {
+    "itnet-camvid-independent": ItNetConfig(width=29, shared=False, **CAMVID),
+    "itnet-camvid-shared": ItNetConfig(width=51, shared=True, **CAMVID),
+    "itnet-cityscapes": ItNetConfig(width=29, shared=True, **CITYSCAPES),
+    "itnet-tiny": ItNetConfig(width=12, scales=2, iterations=4, shared=True, num_classes=11, input_size=(64, 64)),
+    "itnet-tiny-independent": ItNetConfig(
+        width=12, scales=2, iterations=4, shared=False, num_classes=11, input_size=(64, 64)
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    build: Callable[[], nn.Module]
+    input_shape: tuple[int, ...]
+    meta: dict
+
+
+def _itnet_preset(name: str, cfg: ItNetConfig) -> Preset:
+    h, w = cfg.input_size
+    meta = {"preset": name, "family": "itnet", "config": cfg.to_dict()}
+    return Preset(name, lambda: ItNet(cfg), (1, cfg.in_channels, h, w), meta)
+
+
+def preset_names() -> list[str]:
+    return sorted(ITNET_PRESETS)
+
+
+def get_preset(name: str) -> Preset:
+    if name in ITNET_PRESETS:
+        return _itnet_preset(name, ITNET_PRESETS[name])
+    raise MpsimError(f"unknown preset '{name}' (known: {', '.join(preset_names())})")
+
+
+def build_preset(name: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor, dict]:
+    """The preset's model (seeded initial weights, eval mode), an example input and metadata."""
+    p = get_preset(name)
+    torch.manual_seed(seed)
+    model = p.build().eval()
+    example = torch.rand(p.input_shape, generator=torch.Generator().manual_seed(seed + 1))
+    return model, example, dict(p.meta)

@@ -1,0 +1,57 @@
+"""The ``mpsim`` command: one sub-command per module in this package.
+
+Any ``MpsimError`` (bad file, bad flag, unsupported model) ends the program with one line on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from mpsim.errors import MpsimError
+
+# Sub-command modules; each defines ``register(subparsers)`` and sets ``func`` on its parser.
+COMMANDS = [
+    "mpsim.cli.cmd_export",
+    "mpsim.cli.cmd_stats",
+]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is a single line (and still exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="mpsim", description=__doc__.splitlines()[0] if __doc__ else None)
+    from mpsim import __version__
+
+    parser.add_argument("--version", action="version", version=f"mpsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    sub.required = True
+    for mod in COMMANDS:
+        importlib.import_module(mod).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except MpsimError as exc:
+        sys.stderr.write(f"mpsim {args.command}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("mpsim: interrupted\n")
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""User-facing errors: each carries one line that says what is wrong and where.
+
+The CLI turns any ``MpsimError`` into that line on stderr and exit code 2, without a traceback.
+"""
+
+
+class MpsimError(Exception):
+    """Bad input from the user (a file, a flag, a model); printed as one line."""
+
+
+class GraphFormatError(MpsimError):
+    """A graph file or graph object breaks the format's rules."""
+
+
+class ProfileError(MpsimError):
+    """A hardware profile is missing, malformed, or fails validation."""
+
+
+class UnsupportedOperatorError(MpsimError):
+    """A model uses operators the exporter cannot express in the graph format."""
