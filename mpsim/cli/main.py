@@ -16,6 +16,8 @@ from mpsim.errors import MpsimError
 COMMANDS = [
     "mpsim.cli.cmd_export",
     "mpsim.cli.cmd_stats",
+    "mpsim.cli.cmd_profiles",
+    "mpsim.cli.cmd_run",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Placing a graph on a hardware profile: fusion into units, tile allocation, verdicts."""

@@ -1,0 +1,1 @@
+"""Engines that stream frames through a mapped graph, and their reports."""

@@ -1,0 +1,41 @@
+"""What an engine run measures, in one container both engines fill the same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mpsim.sim.stats import LatencyHistogram
+
+
+@dataclass
+class SimResult:
+    frames: int
+    warmup: int  # frames excluded from steady-state figures (pipeline fill)
+    first_latency: np.ndarray  # [outputs] latency of frame 0 (empty machine)
+    hist: LatencyHistogram  # steady-state latencies per output
+    t_first: float  # completion of the first steady frame's last output
+    t_last: float  # completion of the last frame's last output
+    n_steady: int
+    end_time: float
+    unit_busy: np.ndarray
+    node_busy: np.ndarray
+    link_busy: np.ndarray
+    link_bytes: np.ndarray
+    local_bytes: float
+    offchip_bytes: float
+    energy_compute_j: float
+    energy_conversion_j: float
+    energy_movement_j: float
+    firings: int
+    release: np.ndarray | None = None  # [frames] when recorded
+    done: np.ndarray | None = None  # [frames, outputs] completion times when recorded
+    trace: list = field(default_factory=list)  # chrome trace events of the first frames
+
+    @property
+    def throughput_fps(self) -> float | None:
+        """(F - 1) / (t_last - t_first) over steady-state completions of the last output."""
+        if self.n_steady < 2 or self.t_last <= self.t_first:
+            return None
+        return (self.n_steady - 1) / (self.t_last - self.t_first)
