@@ -39,6 +39,7 @@ class _Ctx:
     const_names: dict[int, str] = field(default_factory=dict)  # id(const tensor) -> weight name
     keep_alive: list = field(default_factory=list)  # ids above stay valid while translating
     fqn: dict[int, str] = field(default_factory=dict)  # id(const tensor) -> parameter path
+    bn_params: dict[tuple, dict] = field(default_factory=dict)  # ids of BN tensors -> scale/shift
 
     def weight(self, value: torch.Tensor, hint: str) -> str:
         """Register a constant tensor as a weight (once per tensor object: identity = sharing)."""
@@ -118,12 +119,17 @@ def _linear(ctx, node, a, kw, path):
 
 
 def _batch_norm_common(ctx, path, x, gamma, beta, mean, var, eps):
-    c = mean.shape[0]
-    gamma = torch.ones(c) if gamma is None else gamma
-    beta = torch.zeros(c) if beta is None else beta
-    scale = gamma / torch.sqrt(var + eps)
-    shift = beta - mean * scale
-    p = {"scale": ctx.weight(scale, f"{path}.scale"), "shift": ctx.weight(shift, f"{path}.shift")}
+    # One batch-norm module applied several times derives its scale/shift once (identity = sharing).
+    key = (id(gamma), id(beta), id(mean), id(var), float(eps))
+    p = ctx.bn_params.get(key)
+    if p is None:
+        c = mean.shape[0]
+        gamma = torch.ones(c) if gamma is None else gamma
+        beta = torch.zeros(c) if beta is None else beta
+        scale = gamma / torch.sqrt(var + eps)
+        shift = beta - mean * scale
+        p = {"scale": ctx.weight(scale, f"{path}.scale"), "shift": ctx.weight(shift, f"{path}.shift")}
+        ctx.bn_params[key] = p
     return _emit(ctx, "batch_norm", [x], {}, p, path, path or None)
 
 
@@ -422,6 +428,7 @@ def fold_batch_norm(g: Graph, weights: dict[str, np.ndarray]) -> tuple[Graph, di
         for w in n.params.values():
             weight_users[w] = weight_users.get(w, 0) + 1
     consumers = g.consumers
+    graph_outputs = {o.tensor for o in g.outputs}
     replaced: dict[str, Node] = {}
     dropped: set[str] = set()
     alias: dict[str, str] = {}
@@ -431,6 +438,8 @@ def fold_batch_norm(g: Graph, weights: dict[str, np.ndarray]) -> tuple[Graph, di
         src = g.producer.get(n.inputs[0])
         conv = replaced.get(src) or (g.node_by_name[src] if src else None)
         if conv is None or conv.op != "conv2d" or len(consumers.get(n.inputs[0], ())) != 1:
+            continue
+        if n.inputs[0] in graph_outputs:  # the un-normalised conv output is needed as is
             continue
         if any(weight_users[w] != 1 for w in conv.params.values()):
             continue

@@ -270,7 +270,9 @@ def check_node(op: str, in_shapes: Sequence[Shape], attrs: Mapping[str, Any],
         raise OpError(f"{op} needs parameter(s) {absent}")
     try:
         outs = d.infer(in_shapes, attrs, param_shapes)
-    except (KeyError, TypeError, IndexError) as exc:
+    except OpError:
+        raise
+    except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
         raise OpError(f"{op}: malformed attributes ({exc})") from None
     return outs, int(d.macs(in_shapes, outs, attrs, param_shapes))
 

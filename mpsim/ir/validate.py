@@ -83,7 +83,7 @@ def _check_loop_shape(g: Graph, lp) -> None:
     for c in lp.carried:
         for t in (c.init, c.body_input, c.body_output):
             base, _ = split_iter_name(t)
-            if t not in g.tensors and base not in g.tensors:
+            if t not in g.tensors and (t != c.init or base not in g.tensors):
                 _fail(f"loop '{lp.name}' carried tensor '{t}' is not declared")
         if c.body_input in g.producer:
             _fail(f"loop '{lp.name}' carried input '{c.body_input}' must not be written by a node")

@@ -22,6 +22,7 @@ from mpsim.mapping.work import tensor_bytes, vector_ops
 
 NUMERIC_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int16": 2, "int8": 1}
 NUMERIC_BITS = {k: 8 * v for k, v in NUMERIC_BYTES.items()}
+IN_PLACE = frozenset({"relu", "relu6", "sigmoid", "hardswish", "clamp", "batch_norm", "prelu", "add", "mul", "reshape"})
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,9 @@ def _unit_bytes(g: Graph, unit: Unit, w_bytes: int, a_bytes: int) -> tuple[int, 
     inside = {t for n in nodes for t in n.outputs}
     weights = sum(g.weights[w].numel * w_bytes for n in nodes for w in g.param_names(n))
     ins = {t for n in nodes for t in n.inputs if t not in inside}
-    buffers = sum(tensor_bytes(g, t, a_bytes) for t in ins | inside)
+    # Fused elementwise ops write over their first input (the paper's fusion assumption).
+    own = {t for n in nodes if n.op not in IN_PLACE for t in n.outputs}
+    buffers = sum(tensor_bytes(g, t, a_bytes) for t in ins | own)
     return weights, buffers
 
 
@@ -165,7 +168,7 @@ def place(g: Graph, p: Profile) -> Placement:
     if analog:
         minimum = np.array([crossbar_arrays(g, u, p) for u in units], dtype=np.int64)
         step = minimum.copy()
-        budget = p.total_tiles
+        budget = p.total_arrays
         buffers = sum(b for _, b in sizes)
         required = sum(w for w, _ in sizes) + buffers
         fits = int(minimum.sum()) <= budget and buffers <= p.capacity_bytes
@@ -176,6 +179,10 @@ def place(g: Graph, p: Profile) -> Placement:
         budget = p.total_tiles
         required = int(per_unit.sum())
         fits = int(minimum.sum()) <= budget
+    if p.kind == "gpu":
+        # Layer by layer from device memory: the graph must fit there, not in the caches.
+        minimum = np.minimum(minimum, 1)
+        fits = required <= p.offchip_capacity_bytes
     # Per-frame work of each unit on one tile / one replica.
     single = np.array(
         [fires[k] * sum(_firing_time(g, i, p, 1, 1) for i in u.nodes) for k, u in enumerate(units)]
@@ -196,11 +203,16 @@ def place(g: Graph, p: Profile) -> Placement:
         )
         next_tile += tiles
     largest = max(range(len(units)), key=lambda k: sum(sizes[k]))
-    capacity = int(p.capacity_bytes)
+    capacity = int(p.offchip_capacity_bytes if p.kind == "gpu" else p.capacity_bytes)
     overflow = max(0, required - capacity) if not analog else max(0, int(minimum.sum()) - budget)
     note = ""
     if not fits and analog:
-        note = "infeasible: weights cannot be rewritten per frame on analog crossbars"
+        if int(minimum.sum()) > budget:
+            note = (f"infeasible: weights need {int(minimum.sum()):,} crossbar arrays, the chip has {budget:,}, "
+                    "and weights cannot be rewritten per frame")
+        else:
+            note = (f"infeasible: activation buffers need {buffers / 1e6:,.1f} MB, the chip's digital buffers "
+                    f"hold {p.capacity_bytes / 1e6:,.1f} MB")
     elif not fits:
         note = "does not fit: simulated with the off-chip fallback (parts reloaded every frame)"
     return Placement(

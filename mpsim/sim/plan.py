@@ -319,5 +319,5 @@ def build_sequential_plan(g: Graph, p: Profile, strategy: str) -> SimPlan:
         local_bytes=np.array(local), offchip_bytes=np.array(offchip), energy_compute_j=np.array(e_comp),
         energy_conversion_j=np.zeros(n), link_energy_j_per_byte=np.array([e.offchip_byte if e else 0.0]),
         local_energy_j_per_byte=e.sram_byte if e else 0.0, offchip_energy_j_per_byte=e.offchip_byte if e else 0.0,
-        window=2, bottleneck_s=max(total, e_time[0]), meta={"parts": n},
+        window=1, bottleneck_s=max(total, e_time[0]), meta={"parts": n},
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mpsim.hw.profile import Profile
@@ -124,10 +125,14 @@ def _si(x: float | None, unit: str) -> str:
 def print_report(rep: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     mem = rep["memory"]
-    verdict = "[green]fits[/green]" if rep["fits"] else (
-        "[red]infeasible[/red]" if not rep["feasible"] else "[yellow]does not fit[/yellow]")
+    if rep["fits"]:
+        verdict = "[green]fits[/green]"
+    elif not rep["feasible"]:
+        verdict = f"[red]{escape(rep['note'])}[/red]"
+    else:
+        verdict = f"[yellow]{escape(rep['note'])}[/yellow]"
     t = Table(title=f"{rep['model']} on {rep['profile']} ({rep['mode']}, {rep['engine']} engine)", show_header=False)
-    t.add_row("verdict", verdict + (f": {rep['note']}" if rep["note"] else ""))
+    t.add_row("verdict", verdict)
     t.add_row("memory required / available", f"{_si(mem['required_bytes'], 'B')} / {_si(mem['capacity_bytes'], 'B')}")
     t.add_row("tiles needed / used / available", f"{mem['tiles_needed']:,} / {mem['tiles_used']:,} / {mem['tiles_available']:,}")
     t.add_row("largest node", f"{mem['largest_node']} ({_si(mem['largest_node_bytes'], 'B')})")

@@ -3,10 +3,11 @@
 Rules (shared with the compiled engine, docs/semantics.md):
 
 * A firing (frame f, node n, iteration i) is ready when every input edge that applies to
-  iteration i has delivered.  Each unit (a tile set) runs one firing at a time; when free it
-  starts the ready firing with the smallest key (ready time, f, i, n).
+  iteration i has delivered.  Each unit (a tile set) runs one firing at a time, without
+  preemption; when free it starts the ready firing with the smallest key (f, i, n): the
+  oldest frame first, so a frame is never overtaken by a later one where it could proceed.
 * A transfer between units occupies one link for bytes / bandwidth; each link serves its
-  requests in key order (request time, f, i, edge).  Inside a unit data moves at no cost.
+  requests in key order (f, i, edge).  Inside a unit data moves at no cost.
 * Resource decisions are taken after every other event of the same instant (a lower event
   priority), so they see everything that became ready at that time.
 * Frames are released at ``f / rate``, or (no rate) when frame f - window has finished:
@@ -71,6 +72,8 @@ class _Run:
         self.link_pending = [False] * nl
         self.state: dict[int, np.ndarray] = {}  # frame -> remaining inputs [nodes, trips]
         self.left: dict[int, int] = {}  # frame -> outputs not yet complete
+        self.work: dict[int, int] = {}  # frame -> firings not yet done
+        self.firings_per_frame = int(plan.trips.sum())
         self.release_t: dict[int, float] = {}
         self.hist = LatencyHistogram(no)
         self.hist_all = LatencyHistogram(no)
@@ -124,6 +127,7 @@ class _Run:
         now = self.env.now
         self.state[f] = self.need0.copy()
         self.left[f] = self.p.n_outputs
+        self.work[f] = self.firings_per_frame
         self.release_t[f] = now
         if self.frame0_done is None:
             self.warmup += 1
@@ -138,7 +142,7 @@ class _Run:
         if link == SAME_UNIT:
             self.deliver(e, f, i)
             return
-        heapq.heappush(self.link_queue[link], (self.env.now, f, i, e))
+        heapq.heappush(self.link_queue[link], (f, i, e))
         if self.link_idle[link] and not self.link_pending[link]:
             self.link_pending[link] = True
             self._decide(lambda: self.link_decide(link))
@@ -147,7 +151,7 @@ class _Run:
         self.link_pending[link] = False
         if not self.link_idle[link] or not self.link_queue[link]:
             return
-        _, f, i, e = heapq.heappop(self.link_queue[link])
+        f, i, e = heapq.heappop(self.link_queue[link])
         self.link_idle[link] = False
         dur = float(self.p.e_time[e])
         self.link_busy[link] += dur
@@ -184,7 +188,7 @@ class _Run:
 
     def ready(self, n: int, f: int, i: int) -> None:
         u = int(self.p.unit_of[n])
-        heapq.heappush(self.unit_queue[u], (self.env.now, f, i, n))
+        heapq.heappush(self.unit_queue[u], (f, i, n))
         if self.unit_idle[u] and not self.unit_pending[u]:
             self.unit_pending[u] = True
             self._decide(lambda: self.unit_decide(u))
@@ -193,7 +197,7 @@ class _Run:
         self.unit_pending[u] = False
         if not self.unit_idle[u] or not self.unit_queue[u]:
             return
-        _, f, i, n = heapq.heappop(self.unit_queue[u])
+        f, i, n = heapq.heappop(self.unit_queue[u])
         self.unit_idle[u] = False
         dur = float(self.p.service_s[n])
         if f < self.trace_frames:
@@ -221,6 +225,9 @@ class _Run:
             self.request(e, f, i)
         for k in self.outputs_of.get((n, i), ()):
             self.output_done(k, f)
+        self.work[f] -= 1
+        if self.work[f] == 0:
+            self.retire(f)
         if self.unit_queue[u] and not self.unit_pending[u]:
             self.unit_pending[u] = True
             self._decide(lambda: self.unit_decide(u))
@@ -238,11 +245,10 @@ class _Run:
             self.hist.add(k, lat)
         self.left[f] -= 1
         if self.left[f] == 0:
-            self.frame_done(f, now, steady)
+            self.outputs_complete(f, now, steady)
 
-    def frame_done(self, f: int, now: float, steady: bool) -> None:
-        del self.state[f], self.left[f], self.release_t[f]
-        self.finished += 1
+    def outputs_complete(self, f: int, now: float, steady: bool) -> None:
+        """Frame f's last output is out: the point throughput is measured at."""
         if f == 0:
             self.frame0_done = now
         self.all_first, self.all_last = min(self.all_first, now), max(self.all_last, now)
@@ -250,6 +256,11 @@ class _Run:
             self.n_steady += 1
             self.t_first = min(self.t_first, now)
             self.t_last = max(self.t_last, now)
+
+    def retire(self, f: int) -> None:
+        """Every firing of frame f is done: free its state and let the source go on."""
+        del self.state[f], self.left[f], self.release_t[f], self.work[f]
+        self.finished += 1
         if self.progress is not None:
             self.progress(self.finished)
         wake = getattr(self, "_source_wakeup", None)

@@ -54,6 +54,8 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
 
     state: dict[int, np.ndarray] = {}
     left: dict[int, int] = {}
+    work: dict[int, int] = {}
+    per_frame = int(plan.trips.sum())
     rel_t: dict[int, float] = {}
     ready: list[list] = [[] for _ in range(plan.n_units)]  # per unit heap of (f, i, n)
     hist, hist_all = LatencyHistogram(n_out), LatencyHistogram(n_out)
@@ -95,14 +97,18 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
             hist.add(k, lat)
         left[f] -= 1
         if left[f] == 0:
-            del state[f], left[f], rel_t[f]
-            counters["finished"] += 1
             if f == 0:
                 counters["frame0"] = t
             span["all_first"], span["all_last"] = min(span["all_first"], t), max(span["all_last"], t)
             if steady:
                 counters["steady"] += 1
                 span["first"], span["last"] = min(span["first"], t), max(span["last"], t)
+
+    def fired(f: int) -> None:
+        work[f] -= 1
+        if work[f] == 0:
+            del state[f], left[f], rel_t[f], work[f]
+            counters["finished"] += 1
             if progress is not None:
                 progress(counters["finished"])
 
@@ -111,6 +117,7 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
         counters["next"] += 1
         state[f] = need0.copy()
         left[f] = n_out
+        work[f] = per_frame
         rel_t[f] = t
         if counters["frame0"] is None:
             counters["warm"] += 1
@@ -165,6 +172,7 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
                             pending.append((e, f, i))
                     for k in outputs_of.get((n, i), ()):
                         output_done(k, f, start + dur)
+                    fired(f)
                 for item in deferred:
                     heapq.heappush(ready[u], item)
             compute = float(unit_time.max(initial=0.0))

@@ -1,0 +1,503 @@
+"""Numba kernels of the functional executor: float32, PyTorch semantics, no torch.
+
+Every kernel is ``@njit(cache=True)``; the ones with enough independent work are
+``parallel=True`` over channels, planes or rows.  Arrays passed in are C-contiguous float32
+(the executor sees to it); integer arguments are Python ints, real ones Python floats that
+the kernels round to float32 exactly once, where PyTorch does.
+
+Matrix products (1x1 convolutions, the GEMM of im2col convolutions, linear layers) are not
+here: the executor calls NumPy's BLAS for them and then runs one of the epilogues below
+(bias, activation, residual add) in a single pass.
+
+Activation codes shared by the fused epilogues:
+``ACT_NONE`` (identity), ``ACT_CLAMP`` (relu, relu6 and clamp: ``min(max(v, lo), hi)``, NaN
+passes through as in PyTorch), ``ACT_SIGMOID``, ``ACT_HARDSWISH``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+ACT_NONE = 0
+ACT_CLAMP = 1
+ACT_SIGMOID = 2
+ACT_HARDSWISH = 3
+
+_F0 = np.float32(0.0)
+_F1 = np.float32(1.0)
+_F3 = np.float32(3.0)
+_F6 = np.float32(6.0)
+
+
+@njit(cache=True, inline="always")
+def _act(v, act, lo, hi):
+    if act == ACT_CLAMP:
+        if v < lo:
+            v = lo
+        if v > hi:
+            v = hi
+    elif act == ACT_SIGMOID:
+        v = _F1 / (_F1 + np.float32(math.exp(-v)))
+    elif act == ACT_HARDSWISH:
+        r = v + _F3
+        if r < _F0:
+            r = _F0
+        if r > _F6:
+            r = _F6
+        v = v * r / _F6
+    return v
+
+
+# Epilogues and elementwise ops -----------------------------------------------------------------
+
+@njit(parallel=True, cache=True)
+def epilogue_rows(out, bias, act, lo, hi, res, has_res):
+    """In place on ``out`` (R, P): ``v = act(out[r, p] + bias[r])``, then ``res[r, p] + v``."""
+    lo32 = np.float32(lo)
+    hi32 = np.float32(hi)
+    R, P = out.shape
+    for r in prange(R):
+        b = bias[r]
+        if act == ACT_NONE and not has_res:
+            for p in range(P):
+                out[r, p] = out[r, p] + b
+        elif act == ACT_CLAMP and not has_res:
+            for p in range(P):
+                v = out[r, p] + b
+                if v < lo32:
+                    v = lo32
+                if v > hi32:
+                    v = hi32
+                out[r, p] = v
+        elif act == ACT_NONE:
+            for p in range(P):
+                out[r, p] = res[r, p] + (out[r, p] + b)
+        else:
+            for p in range(P):
+                v = _act(out[r, p] + b, act, lo32, hi32)
+                if has_res:
+                    v = res[r, p] + v
+                out[r, p] = v
+
+
+@njit(parallel=True, cache=True)
+def bias_cols(out, bias):
+    """In place on ``out`` (M, N): add ``bias[n]`` to every row (linear layers)."""
+    M, N = out.shape
+    for m in prange(M):
+        for n in range(N):
+            out[m, n] = out[m, n] + bias[n]
+
+
+@njit(parallel=True, cache=True)
+def unary(x, act, lo, hi):
+    """Elementwise activation of a flat array into a new one."""
+    lo32 = np.float32(lo)
+    hi32 = np.float32(hi)
+    n = x.size
+    out = np.empty(n, np.float32)
+    if act == ACT_CLAMP:
+        for i in prange(n):
+            v = x[i]
+            if v < lo32:
+                v = lo32
+            if v > hi32:
+                v = hi32
+            out[i] = v
+    else:
+        for i in prange(n):
+            out[i] = _act(x[i], act, lo32, hi32)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def channel_affine(x, scale, shift, P):
+    """Batch norm on a flat (N*C*P) array: ``x*scale[c] + shift[c]`` (scale/shift of length C or 1)."""
+    C = max(scale.size, shift.size)
+    rows = x.size // P
+    out = np.empty(x.size, np.float32)
+    for r in prange(rows):
+        c = r % C
+        s = scale[c if scale.size > 1 else 0]
+        t = shift[c if shift.size > 1 else 0]
+        base = r * P
+        for p in range(P):
+            out[base + p] = x[base + p] * s + t
+    return out
+
+
+@njit(parallel=True, cache=True)
+def prelu(x, weight, C, P):
+    """PReLU on a flat (N*C*P) array; ``weight`` has C entries or one."""
+    rows = x.size // P
+    out = np.empty(x.size, np.float32)
+    for r in prange(rows):
+        a = weight[(r % C) if weight.size > 1 else 0]
+        base = r * P
+        for p in range(P):
+            v = x[base + p]
+            out[base + p] = v if v > _F0 else a * v
+    return out
+
+
+@njit(parallel=True, cache=True)
+def binary_same(a, b, op):
+    """``a + b`` (op 0) or ``a * b`` (op 1) of two flat arrays of equal size."""
+    n = a.size
+    out = np.empty(n, np.float32)
+    if op == 0:
+        for i in prange(n):
+            out[i] = a[i] + b[i]
+    else:
+        for i in prange(n):
+            out[i] = a[i] * b[i]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def binary_bcast4(a, b, op):
+    """``a + b`` / ``a * b`` of two rank-4 views already broadcast to the same shape (strides 0
+    on broadcast axes)."""
+    D0, D1, D2, D3 = a.shape
+    out = np.empty((D0, D1, D2, D3), np.float32)
+    for t in prange(D0 * D1):
+        i = t // D1
+        j = t % D1
+        for k in range(D2):
+            if op == 0:
+                for m in range(D3):
+                    out[i, j, k, m] = a[i, j, k, m] + b[i, j, k, m]
+            else:
+                for m in range(D3):
+                    out[i, j, k, m] = a[i, j, k, m] * b[i, j, k, m]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def scalar_op(x, s, op):
+    """``x + s`` (op 0) or ``x * s`` (op 1) with the scalar rounded to float32 (PyTorch's rule)."""
+    s32 = np.float32(s)
+    n = x.size
+    out = np.empty(n, np.float32)
+    if op == 0:
+        for i in prange(n):
+            out[i] = x[i] + s32
+    else:
+        for i in prange(n):
+            out[i] = x[i] * s32
+    return out
+
+
+# Convolutions ----------------------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _valid_range(n_out, stride, offset, size):
+    """Output positions o in [0, n_out) with 0 <= o*stride + offset < size, as [lo, hi)."""
+    lo = 0
+    if offset < 0:
+        lo = (-offset + stride - 1) // stride
+    hi = 0
+    if size - 1 - offset >= 0:
+        hi = (size - 1 - offset) // stride + 1
+    if hi > n_out:
+        hi = n_out
+    if lo > hi:
+        lo = hi
+    return lo, hi
+
+
+@njit(parallel=True, cache=True)
+def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """Columns of channels [c0, c1) of ``x`` (C, H, W): (c1-c0)*kh*kw rows of oh*ow values."""
+    H = x.shape[1]
+    W = x.shape[2]
+    K = kh * kw
+    rows = (c1 - c0) * K
+    col = np.empty((rows, oh * ow), np.float32)
+    for r in prange(rows):
+        c = c0 + r // K
+        k = r % K
+        i = k // kw
+        j = k % kw
+        xoff = j * dw - pw
+        x0, x1 = _valid_range(ow, sw, xoff, W)
+        for y in range(oh):
+            iy = y * sh - ph + i * dh
+            base = y * ow
+            if iy < 0 or iy >= H:
+                for q in range(ow):
+                    col[r, base + q] = _F0
+                continue
+            for q in range(x0):
+                col[r, base + q] = _F0
+            if sw == 1:
+                for q in range(x0, x1):
+                    col[r, base + q] = x[c, iy, q + xoff]
+            else:
+                for q in range(x0, x1):
+                    col[r, base + q] = x[c, iy, q * sw + xoff]
+            for q in range(x1, ow):
+                col[r, base + q] = _F0
+    return col
+
+
+@njit(cache=True)
+def subsample(x, sh, sw, oh, ow):
+    """``x[:, ::sh, ::sw]`` cropped to (oh, ow), contiguous (strided 1x1 convolutions)."""
+    C = x.shape[0]
+    out = np.empty((C, oh, ow), np.float32)
+    for c in range(C):
+        for y in range(oh):
+            for q in range(ow):
+                out[c, y, q] = x[c, y * sh, q * sw]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def conv_direct(x, w, bias, sh, sw, ph, pw, dh, dw, groups, oh, ow, act, lo, hi):
+    """Grouped (e.g. depthwise) convolution as a direct loop, parallel over output planes.
+
+    x (N, C, H, W), w (Cout, C/groups, kh, kw), bias (Cout,) -> (N, Cout, oh, ow) with the
+    activation applied."""
+    N, C, H, W = x.shape
+    Cout, cpg, kh, kw = w.shape
+    opg = Cout // groups
+    lo32 = np.float32(lo)
+    hi32 = np.float32(hi)
+    out = np.empty((N, Cout, oh, ow), np.float32)
+    for t in prange(N * Cout):
+        n = t // Cout
+        co = t % Cout
+        g = co // opg
+        o = out[n, co]
+        b = bias[co]
+        for y in range(oh):
+            for q in range(ow):
+                o[y, q] = b
+        for cg in range(cpg):
+            ci = g * cpg + cg
+            xp = x[n, ci]
+            for i in range(kh):
+                y0, y1 = _valid_range(oh, sh, i * dh - ph, H)
+                for j in range(kw):
+                    wv = w[co, cg, i, j]
+                    xoff = j * dw - pw
+                    q0, q1 = _valid_range(ow, sw, xoff, W)
+                    for y in range(y0, y1):
+                        iy = y * sh + i * dh - ph
+                        if sw == 1:
+                            for q in range(q0, q1):
+                                o[y, q] += wv * xp[iy, q + xoff]
+                        else:
+                            for q in range(q0, q1):
+                                o[y, q] += wv * xp[iy, q * sw + xoff]
+        if act != ACT_NONE:
+            for y in range(oh):
+                for q in range(ow):
+                    o[y, q] = _act(o[y, q], act, lo32, hi32)
+    return out
+
+
+# Pooling ---------------------------------------------------------------------------------------
+
+@njit(parallel=True, cache=True)
+def max_pool2d(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """PyTorch max_pool2d (padding never wins; NaN propagates)."""
+    N, C, H, W = x.shape
+    out = np.empty((N, C, oh, ow), np.float32)
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        xp = x[n, c]
+        for y in range(oh):
+            hs = y * sh - ph
+            he = min(hs + (kh - 1) * dh + 1, H)
+            while hs < 0:
+                hs += dh
+            for q in range(ow):
+                ws = q * sw - pw
+                we = min(ws + (kw - 1) * dw + 1, W)
+                while ws < 0:
+                    ws += dw
+                m32 = np.float32(-np.inf)
+                for iy in range(hs, he, dh):
+                    for ix in range(ws, we, dw):
+                        v = xp[iy, ix]
+                        if v > m32 or np.isnan(v):
+                            m32 = v
+                out[n, c, y, q] = m32
+    return out
+
+
+@njit(parallel=True, cache=True)
+def avg_pool2d(x, kh, kw, sh, sw, ph, pw, oh, ow, count_include_pad):
+    """PyTorch avg_pool2d: window clipped to the padded input for the divisor, to the input for
+    the sum; ``count_include_pad`` False divides by the in-image part only."""
+    N, C, H, W = x.shape
+    out = np.empty((N, C, oh, ow), np.float32)
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        xp = x[n, c]
+        for y in range(oh):
+            hs = y * sh - ph
+            he = min(hs + kh, H + ph)
+            hsize = he - hs
+            hs = max(hs, 0)
+            he = min(he, H)
+            for q in range(ow):
+                ws = q * sw - pw
+                we = min(ws + kw, W + pw)
+                pool = hsize * (we - ws)
+                ws = max(ws, 0)
+                we = min(we, W)
+                if hs >= he or ws >= we:
+                    out[n, c, y, q] = _F0
+                    continue
+                s = _F0
+                for iy in range(hs, he):
+                    for ix in range(ws, we):
+                        s += xp[iy, ix]
+                div = pool if count_include_pad else (he - hs) * (we - ws)
+                out[n, c, y, q] = s / np.float32(div)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def adaptive_avg_pool2d(x, oh, ow):
+    N, C, H, W = x.shape
+    out = np.empty((N, C, oh, ow), np.float32)
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        xp = x[n, c]
+        for y in range(oh):
+            hs = (y * H) // oh
+            he = -((-(y + 1) * H) // oh)
+            for q in range(ow):
+                ws = (q * W) // ow
+                we = -((-(q + 1) * W) // ow)
+                s = _F0
+                for iy in range(hs, he):
+                    for ix in range(ws, we):
+                        s += xp[iy, ix]
+                out[n, c, y, q] = s / np.float32(he - hs) / np.float32(we - ws)
+    return out
+
+
+# Interpolation ---------------------------------------------------------------------------------
+
+@njit(parallel=True, cache=True)
+def bilinear(x, h0, h1, lh0, lh1, w0, w1, lw0, lw1):
+    """Separable bilinear interpolation with precomputed source indices and weights per output
+    row (h*) and column (w*); PyTorch's order: ``(a*lw0 + b*lw1)*lh0 + (c*lw0 + d*lw1)*lh1``."""
+    N, C, H, W = x.shape
+    oh = h0.size
+    ow = w0.size
+    out = np.empty((N, C, oh, ow), np.float32)
+    for t in prange(N * C * oh):
+        y = t % oh
+        p = t // oh
+        n = p // C
+        c = p % C
+        r0 = x[n, c, h0[y]]
+        r1 = x[n, c, h1[y]]
+        a0 = lh0[y]
+        a1 = lh1[y]
+        for q in range(ow):
+            i0 = w0[q]
+            i1 = w1[q]
+            b0 = lw0[q]
+            b1 = lw1[q]
+            out[n, c, y, q] = (r0[i0] * b0 + r0[i1] * b1) * a0 + (r1[i0] * b0 + r1[i1] * b1) * a1
+    return out
+
+
+@njit(parallel=True, cache=True)
+def nearest(x, hi, wi):
+    """Nearest interpolation with precomputed source row / column per output position."""
+    N, C, H, W = x.shape
+    oh = hi.size
+    ow = wi.size
+    out = np.empty((N, C, oh, ow), np.float32)
+    for t in prange(N * C * oh):
+        y = t % oh
+        p = t // oh
+        n = p // C
+        c = p % C
+        r = x[n, c, hi[y]]
+        for q in range(ow):
+            out[n, c, y, q] = r[wi[q]]
+    return out
+
+
+# Reductions ------------------------------------------------------------------------------------
+
+@njit(parallel=True, cache=True)
+def softmax_mid(x):
+    """Softmax over the middle axis of (outer, axis, inner): max-shifted exp, then / sum."""
+    O, A, I = x.shape
+    out = np.empty((O, A, I), np.float32)
+    for t in prange(O * I):
+        o = t // I
+        i = t % I
+        m = x[o, 0, i]
+        for a in range(1, A):
+            v = x[o, a, i]
+            if v > m or np.isnan(v):
+                m = v
+        s = _F0
+        for a in range(A):
+            e = np.float32(math.exp(x[o, a, i] - m))
+            out[o, a, i] = e
+            s += e
+        for a in range(A):
+            out[o, a, i] = out[o, a, i] / s
+    return out
+
+
+@njit(parallel=True, cache=True)
+def mean_rows(x):
+    """Mean of each row of (R, L), accumulated in float64, rounded once to float32."""
+    R, L = x.shape
+    out = np.empty(R, np.float32)
+    for r in prange(R):
+        s = 0.0
+        for k in range(L):
+            s += x[r, k]
+        out[r] = np.float32(s / L)
+    return out
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every kernel with the argument types the executor uses."""
+    f = np.float32
+    x4 = np.zeros((1, 2, 4, 4), f)
+    x1 = x4.reshape(-1)
+    v2 = np.zeros(2, f)
+    r2 = np.zeros((2, 16), f)
+    epilogue_rows(r2, v2, ACT_CLAMP, 0.0, 6.0, r2, False)
+    bias_cols(np.zeros((2, 2), f), v2)
+    unary(x1, ACT_CLAMP, 0.0, 6.0)
+    channel_affine(x1, v2, v2, 16)
+    prelu(x1, v2, 2, 16)
+    binary_same(x1, x1, 0)
+    full = np.broadcast_to(x4, x4.shape)
+    part = np.broadcast_to(np.zeros((1, 2, 1, 1), f), x4.shape)
+    binary_bcast4(full, part, 0)
+    binary_bcast4(part, full, 0)
+    scalar_op(x1, 1.0, 0)
+    im2col(x4[0], 0, 2, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4)
+    subsample(x4[0], 2, 2, 2, 2)
+    conv_direct(x4, np.zeros((2, 1, 3, 3), f), v2, 1, 1, 1, 1, 1, 1, 2, 4, 4, ACT_NONE, 0.0, 0.0)
+    max_pool2d(x4, 2, 2, 2, 2, 0, 0, 1, 1, 2, 2)
+    avg_pool2d(x4, 2, 2, 2, 2, 0, 0, 2, 2, True)
+    adaptive_avg_pool2d(x4, 1, 1)
+    i2 = np.zeros(2, np.int64)
+    bilinear(x4, i2, i2, v2, v2, i2, i2, v2, v2)
+    nearest(x4, i2, i2)
+    softmax_mid(np.zeros((1, 2, 16), f))
+    mean_rows(np.zeros((2, 16), f))

@@ -1,0 +1,84 @@
+"""Load an export's ``weights.npz`` and ``reference.npz``; every problem is one MpsimError line.
+
+The exporter writes ``DIR/weights.npz`` (weight name -> float32 array) and
+``DIR/reference.npz`` (``input`` and ``output_1`` .. ``output_N``, the PyTorch model's outputs).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from typing import Mapping
+
+import numpy as np
+
+from mpsim.errors import MpsimError
+from mpsim.ir.graph import Graph
+
+WEIGHTS_FILE = "weights.npz"
+REFERENCE_FILE = "reference.npz"
+
+
+def _path(path: str | os.PathLike[str], default_name: str) -> str:
+    p = os.fspath(path)
+    return os.path.join(p, default_name) if os.path.isdir(p) else p
+
+
+def read_npz(path: str | os.PathLike[str], what: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz file, read eagerly (no pickles); ``what`` names the file's role."""
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise MpsimError(f"{p}: no such {what} file")
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            return {k: np.asarray(data[k]) for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MpsimError(f"{p}: not a readable {what} file ({reason})") from None
+
+
+def load_weights(path: str | os.PathLike[str], graph: Graph | None = None) -> dict[str, np.ndarray]:
+    """The weights of an export (a folder or the .npz itself), as float32 arrays.
+
+    With ``graph``, also checks that every weight it names is present with its shape."""
+    p = _path(path, WEIGHTS_FILE)
+    weights = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in read_npz(p, "weights").items()}
+    if graph is not None:
+        check_weights(graph, weights, source=p)
+    return weights
+
+
+def check_weights(graph: Graph, weights: Mapping[str, np.ndarray], source: str = "weights") -> None:
+    """Raise one MpsimError line if a weight the graph declares is missing or misshapen."""
+    missing = [w for w in graph.weights if w not in weights]
+    if missing:
+        more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
+        raise MpsimError(
+            f"{source}: lacks {len(missing)} weight(s) that graph '{graph.name}' needs: "
+            f"{', '.join(missing[:3])}{more}"
+        )
+    for name, spec in graph.weights.items():
+        shape = tuple(np.shape(weights[name]))
+        if shape != tuple(spec.shape):
+            raise MpsimError(
+                f"{source}: weight '{name}' has shape {list(shape)}, graph '{graph.name}' expects {list(spec.shape)}"
+            )
+
+
+def load_reference(path: str | os.PathLike[str], n_outputs: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``(input, [output_1, .., output_N])`` of an export's reference.npz.
+
+    With ``n_outputs``, exactly that many outputs must be present."""
+    p = _path(path, REFERENCE_FILE)
+    arrays = read_npz(p, "reference")
+    if "input" not in arrays:
+        raise MpsimError(f"{p}: holds no array 'input'")
+    n = 0
+    while f"output_{n + 1}" in arrays:
+        n += 1
+    if n == 0:
+        raise MpsimError(f"{p}: holds no reference outputs (output_1, output_2, ...)")
+    if n_outputs is not None and n != n_outputs:
+        raise MpsimError(f"{p}: holds {n} reference output(s), the graph has {n_outputs}")
+    outs = [np.asarray(arrays[f"output_{i + 1}"], dtype=np.float32) for i in range(n)]
+    return np.ascontiguousarray(arrays["input"], dtype=np.float32), outs
