@@ -464,7 +464,7 @@ def fold_batch_norm(g: Graph, weights: dict[str, np.ndarray]) -> tuple[Graph, di
         n = replaced.get(n.name, n)
         nodes.append(Node(n.name, n.op, tuple(alias.get(t, t) for t in n.inputs), n.outputs, n.attrs,
                           n.params, n.macs, n.param_count, n.module))
-    used = {w for n in nodes for w in n.params.values()}
+    used = list(dict.fromkeys(w for n in nodes for w in n.params.values()))  # first-use order: deterministic
     tensors = {k: v for k, v in g.tensors.items() if k not in alias}
     specs = {k: TensorSpec(tuple(weights[k].shape)) for k in used}
     out = Graph(g.name, g.inputs, tuple(Output(o.index, alias.get(o.tensor, o.tensor)) for o in g.outputs),
