@@ -75,3 +75,19 @@ def loop_graph(trips: int):
     b.output(s)
     flat = b.build()
     return flat, fold(flat)
+
+
+def anytime_loop_graph(trips: int):
+    """conv0 (288 MACs), then ``trips`` x [conv S (shared, 576 MACs) -> relu (32 ops)], an
+    output after every iteration: an ItNet in miniature."""
+    b = GraphBuilder("anytime")
+    x = b.input("x", (1, 1, 4, 4))
+    s = conv(b, x, 1, 2, 3, "c0")
+    b.weight("S", (2, 2, 3, 3))
+    attrs = {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 1}
+    for _ in range(trips):
+        s = b.node("conv2d", [s], attrs, {"weight": "S"}, name="S")[0]
+        s = b.node("relu", [s])[0]
+        b.output(s)
+    flat = b.build()
+    return flat, fold(flat)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mpsim.hw.profile import Profile
-from mpsim.ir.graph import DTYPE_BYTES, Graph
+from mpsim.ir.graph import Graph
 from mpsim.ir.ops import is_weight_layer
 from mpsim.mapping.fusion import Unit, fuse
 from mpsim.mapping.work import tensor_bytes, vector_ops

@@ -66,6 +66,7 @@ class SimPlan:
     link_energy_j_per_byte: np.ndarray  # float64 [links]
     local_energy_j_per_byte: float
     offchip_energy_j_per_byte: float
+    level_trips: np.ndarray  # int64 [outputs, nodes]: firings per frame when it exits after m_k (row k-1)
     window: int  # frames in flight when no rate is offered
     bottleneck_s: float  # largest per-frame busy time of a unit or link
     meta: dict = field(default_factory=dict)
@@ -145,6 +146,39 @@ def _compute_energy(g: Graph, i: int, p: Profile) -> tuple[float, float]:
     return n.macs * e.mac + vector_ops(g, n) * e.mac * 0.1, 0.0
 
 
+def level_trips(g: Graph, trips: np.ndarray) -> np.ndarray:
+    """Firings of every node when a frame exits early, after output m_k (row k - 1).
+
+    Outside loops a node fires if some output m_1..m_k depends on it; a loop runs whole
+    iterations, as many as the last one any of m_1..m_k needs.  The last row is the full
+    run (every node, dead ends included, as the compiled program would).
+    """
+    u = unroll(g)
+    outs = sorted(u.outputs, key=lambda o: o.index)
+    loop_index = {lp.name: k for k, lp in enumerate(g.loops)}
+    body_loop = {n: loop_index[lp] for n, lp in g.loop_of.items()}
+    rows = np.zeros((len(outs), len(g.nodes)), dtype=np.int64)
+    needed: set[str] = set()
+    for k, o in enumerate(outs):
+        stack = [u.producer[o.tensor]] if o.tensor in u.producer else []
+        while stack:
+            name = stack.pop()
+            if name in needed:
+                continue
+            needed.add(name)
+            stack.extend(u.producer[t] for t in u.node_by_name[name].inputs if t in u.producer)
+        iters = np.zeros(len(g.loops), dtype=np.int64)
+        for name in needed:
+            base, it = split_iter_name(name)
+            if it is not None and base in body_loop:
+                iters[body_loop[base]] = max(iters[body_loop[base]], it + 1)
+        for j, n in enumerate(g.nodes):
+            lp = body_loop.get(n.name)
+            rows[k, j] = iters[lp] if lp is not None else int(n.name in needed)
+    rows[-1] = trips
+    return rows
+
+
 def _window(service_total: float, bottleneck: float) -> int:
     return max(2, int(math.ceil(service_total / max(bottleneck, 1e-30))) + 2)
 
@@ -207,6 +241,7 @@ def build_spatial_plan(g: Graph, pl: Placement, p: Profile) -> SimPlan:
         energy_compute_j=np.array([x[0] for x in energies]), energy_conversion_j=np.array([x[1] for x in energies]),
         link_energy_j_per_byte=np.array([per_class_energy.get(c, 0.0) for c in link_class]),
         local_energy_j_per_byte=e.sram_byte if e else 0.0, offchip_energy_j_per_byte=e.offchip_byte if e else 0.0,
+        level_trips=level_trips(g, trips),
         window=_window(float(np.sum(pl.service_s * trips)) + float(np.sum([r[5] for r in rows])), bottleneck),
         bottleneck_s=bottleneck,
     )
@@ -319,5 +354,6 @@ def build_sequential_plan(g: Graph, p: Profile, strategy: str) -> SimPlan:
         local_bytes=np.array(local), offchip_bytes=np.array(offchip), energy_compute_j=np.array(e_comp),
         energy_conversion_j=np.zeros(n), link_energy_j_per_byte=np.array([e.offchip_byte if e else 0.0]),
         local_energy_j_per_byte=e.sram_byte if e else 0.0, offchip_energy_j_per_byte=e.offchip_byte if e else 0.0,
+        level_trips=(np.arange(n)[None, :] <= np.maximum.accumulate(np.array(out_node))[:, None]).astype(np.int64),
         window=1, bottleneck_s=max(total, e_time[0]), meta={"parts": n},
     )

@@ -29,6 +29,21 @@ from mpsim.sim.stats import LatencyHistogram
 DECIDE = 2  # event priority below SimPy's NORMAL (1): decisions come last in an instant
 
 
+def targets(kind: int, i: int, tap: int, dst_trips: int) -> range:
+    """Iterations of the consumer that a delivery of the producer's iteration i feeds."""
+    if kind == PLAIN:
+        lo, hi = i, i + 1
+    elif kind == CARRIED:
+        lo, hi = i + 1, i + 2
+    elif kind == INVARIANT:
+        lo, hi = 0, dst_trips
+    elif kind == INIT:
+        lo, hi = 0, 1
+    else:  # TAP
+        lo, hi = (0, 1) if i == tap else (0, 0)
+    return range(lo, min(hi, dst_trips))
+
+
 def needs(plan: SimPlan) -> np.ndarray:
     """need[n, i]: edges that must deliver before node n fires at iteration i."""
     max_trips = int(plan.trips.max(initial=1))
@@ -46,7 +61,8 @@ def needs(plan: SimPlan) -> np.ndarray:
 
 class _Run:
     def __init__(self, plan: SimPlan, frames: int, rate: float | None, window: int | None,
-                 record: bool, trace_frames: int, progress: Callable[[int], None] | None) -> None:
+                 record: bool, trace_frames: int, progress: Callable[[int], None] | None,
+                 levels: np.ndarray | None = None) -> None:
         self.p = plan
         self.env = simpy.Environment()
         self.frames = frames
@@ -73,7 +89,8 @@ class _Run:
         self.state: dict[int, np.ndarray] = {}  # frame -> remaining inputs [nodes, trips]
         self.left: dict[int, int] = {}  # frame -> outputs not yet complete
         self.work: dict[int, int] = {}  # frame -> firings not yet done
-        self.firings_per_frame = int(plan.trips.sum())
+        self.levels = levels  # per frame: exit after output m_{level+1}; None = run every output
+        self.ftrips: dict[int, np.ndarray] = {}  # frame -> firings per node
         self.release_t: dict[int, float] = {}
         self.hist = LatencyHistogram(no)
         self.hist_all = LatencyHistogram(no)
@@ -125,9 +142,11 @@ class _Run:
         f = self.next_frame
         self.next_frame += 1
         now = self.env.now
+        level = self.p.n_outputs - 1 if self.levels is None else int(self.levels[f])
+        self.ftrips[f] = self.p.level_trips[level]
         self.state[f] = self.need0.copy()
-        self.left[f] = self.p.n_outputs
-        self.work[f] = self.firings_per_frame
+        self.left[f] = level + 1
+        self.work[f] = int(self.ftrips[f].sum())
         self.release_t[f] = now
         if self.frame0_done is None:
             self.warmup += 1
@@ -171,17 +190,10 @@ class _Run:
     # Firings ---------------------------------------------------------------------------------
     def deliver(self, e: int, f: int, i: int) -> None:
         """Edge e delivered frame f's data produced at iteration i of its source."""
-        dst, kind = int(self.p.e_dst[e]), int(self.p.e_kind[e])
-        if kind == INVARIANT:
-            targets = range(int(self.p.trips[dst]))
-        elif kind == CARRIED:
-            targets = (i + 1,)
-        elif kind in (INIT, TAP):
-            targets = (0,)
-        else:
-            targets = (i,)
+        p = self.p
+        dst = int(p.e_dst[e])
         st = self.state[f]
-        for j in targets:
+        for j in targets(int(p.e_kind[e]), i, int(p.e_tap[e]), int(self.ftrips[f][dst])):
             st[dst, j] -= 1
             if st[dst, j] == 0:
                 self.ready(dst, f, j)
@@ -215,14 +227,10 @@ class _Run:
         self.e_conv += p.energy_conversion_j[n]
         self.e_move += p.local_bytes[n] * p.local_energy_j_per_byte + p.offchip_bytes[n] * p.offchip_energy_j_per_byte
         self.firings += 1
-        trips = int(p.trips[n])
+        trips = self.ftrips[f]
         for e in self.out_edges[n]:
-            kind = int(p.e_kind[e])
-            if kind == CARRIED and i + 1 >= trips:
-                continue
-            if kind == TAP and i != int(p.e_tap[e]):
-                continue
-            self.request(e, f, i)
+            if len(targets(int(p.e_kind[e]), i, int(p.e_tap[e]), int(trips[p.e_dst[e]]))):
+                self.request(e, f, i)  # nothing moves to a consumer the frame no longer needs
         for k in self.outputs_of.get((n, i), ()):
             self.output_done(k, f)
         self.work[f] -= 1
@@ -259,7 +267,7 @@ class _Run:
 
     def retire(self, f: int) -> None:
         """Every firing of frame f is done: free its state and let the source go on."""
-        del self.state[f], self.left[f], self.release_t[f], self.work[f]
+        del self.state[f], self.left[f], self.release_t[f], self.work[f], self.ftrips[f]
         self.finished += 1
         if self.progress is not None:
             self.progress(self.finished)
@@ -286,6 +294,13 @@ class _Run:
 
 def simulate_dataflow(plan: SimPlan, frames: int, rate: float | None = None, window: int | None = None,
                       record: bool = False, trace_frames: int = 0,
-                      progress: Callable[[int], None] | None = None) -> SimResult:
-    """Asynchronous dataflow: every unit fires as soon as its inputs are there and it is free."""
-    return _Run(plan, frames, rate, window, record, trace_frames, progress).run()
+                      progress: Callable[[int], None] | None = None,
+                      levels: np.ndarray | None = None) -> SimResult:
+    """Asynchronous dataflow: every unit fires as soon as its inputs are there and it is free.
+
+    ``levels[f] = k - 1`` makes frame f exit early after output m_k (anytime prediction): a
+    folded loop stops after the iterations m_1..m_k need and frees its tiles for other frames.
+    """
+    if levels is not None and (len(levels) < frames or np.any((levels < 0) | (levels >= plan.n_outputs))):
+        raise ValueError(f"levels must give an output index 0..{plan.n_outputs - 1} for each of {frames} frames")
+    return _Run(plan, frames, rate, window, record, trace_frames, progress, levels).run()

@@ -30,7 +30,8 @@ def make_plan(g: Graph, p: Profile) -> tuple[Placement, SimPlan | None]:
 
 def run_engine(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int, rate: float | None,
                window: int | None = None, record: bool = False, trace_frames: int = 0,
-               progress: Callable[[int], None] | None = None) -> SimResult:
+               progress: Callable[[int], None] | None = None, levels=None) -> SimResult:
+    """Run one engine; ``levels[f] = k - 1`` makes frame f exit after output m_k."""
     if mode not in MODES:
         raise MpsimError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
     if engine not in ENGINES:
@@ -44,14 +45,14 @@ def run_engine(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int, r
 
         if engine == "fast":
             raise MpsimError(f"the fast engine runs dataflow mode only; use --engine simpy for {mode}")
-        return simulate_ticks(plan, p, mode, frames, rate, window, record, trace_frames, progress)
+        return simulate_ticks(plan, p, mode, frames, rate, window, record, trace_frames, progress, levels)
     if engine == "fast":
         from mpsim.sim.fast_engine import simulate_fast
 
-        return simulate_fast(plan, frames, rate, window, record, progress)
+        return simulate_fast(plan, frames, rate, window, record, progress, levels=levels)
     from mpsim.sim.simpy_engine import simulate_dataflow
 
-    return simulate_dataflow(plan, frames, rate, window, record, trace_frames, progress)
+    return simulate_dataflow(plan, frames, rate, window, record, trace_frames, progress, levels)
 
 
 def simulate(g: Graph, p: Profile, mode: str | None = None, engine: str = "simpy", frames: int = 200,

@@ -19,9 +19,9 @@ import numpy as np
 import simpy
 
 from mpsim.hw.profile import Profile
-from mpsim.sim.plan import CARRIED, INIT, INVARIANT, SAME_UNIT, SOURCE, TAP, SimPlan
+from mpsim.sim.plan import SAME_UNIT, SOURCE, SimPlan
 from mpsim.sim.result import SimResult
-from mpsim.sim.simpy_engine import needs
+from mpsim.sim.simpy_engine import needs, targets
 from mpsim.sim.stats import LatencyHistogram
 
 
@@ -36,7 +36,8 @@ def rollout_tick(plan: SimPlan) -> float:
 
 def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: float | None,
                    window: int | None = None, record: bool = False, trace_frames: int = 0,
-                   progress: Callable[[int], None] | None = None) -> SimResult:
+                   progress: Callable[[int], None] | None = None,
+                   levels: np.ndarray | None = None) -> SimResult:
     env = simpy.Environment()
     window = None if rate else (window or plan.window)
     need0 = needs(plan)
@@ -55,7 +56,7 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
     state: dict[int, np.ndarray] = {}
     left: dict[int, int] = {}
     work: dict[int, int] = {}
-    per_frame = int(plan.trips.sum())
+    ftrips: dict[int, np.ndarray] = {}
     rel_t: dict[int, float] = {}
     ready: list[list] = [[] for _ in range(plan.n_units)]  # per unit heap of (f, i, n)
     hist, hist_all = LatencyHistogram(n_out), LatencyHistogram(n_out)
@@ -70,17 +71,9 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
     span = {"first": np.inf, "last": -np.inf, "all_first": np.inf, "all_last": -np.inf}
 
     def deliver(e: int, f: int, i: int) -> None:
-        dst, kind = int(plan.e_dst[e]), int(plan.e_kind[e])
-        if kind == INVARIANT:
-            targets = range(int(plan.trips[dst]))
-        elif kind == CARRIED:
-            targets = (i + 1,)
-        elif kind in (INIT, TAP):
-            targets = (0,)
-        else:
-            targets = (i,)
+        dst = int(plan.e_dst[e])
         st = state[f]
-        for j in targets:
+        for j in targets(int(plan.e_kind[e]), i, int(plan.e_tap[e]), int(ftrips[f][dst])):
             st[dst, j] -= 1
             if st[dst, j] == 0:
                 heapq.heappush(ready[int(plan.unit_of[dst])], (f, j, dst))
@@ -107,7 +100,7 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
     def fired(f: int) -> None:
         work[f] -= 1
         if work[f] == 0:
-            del state[f], left[f], rel_t[f], work[f]
+            del state[f], left[f], rel_t[f], work[f], ftrips[f]
             counters["finished"] += 1
             if progress is not None:
                 progress(counters["finished"])
@@ -115,9 +108,11 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
     def release(t: float, pending: list) -> None:
         f = counters["next"]
         counters["next"] += 1
+        level = n_out - 1 if levels is None else int(levels[f])
+        ftrips[f] = plan.level_trips[level]
         state[f] = need0.copy()
-        left[f] = n_out
-        work[f] = per_frame
+        left[f] = level + 1
+        work[f] = int(ftrips[f].sum())
         rel_t[f] = t
         if counters["frame0"] is None:
             counters["warm"] += 1
@@ -161,10 +156,8 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
                     acc["firings"] += 1
                     if f < trace_frames:
                         trace.append(("unit", u, plan.node_names[n], start, dur, f, i))
-                    trips = int(plan.trips[n])
                     for e in out_edges[n]:
-                        kind = int(plan.e_kind[e])
-                        if (kind == CARRIED and i + 1 >= trips) or (kind == TAP and i != int(plan.e_tap[e])):
+                        if not len(targets(int(plan.e_kind[e]), i, int(plan.e_tap[e]), int(ftrips[f][plan.e_dst[e]]))):
                             continue
                         if int(plan.e_link[e]) == SAME_UNIT:
                             deliver(e, f, i)  # may make a later node of this unit ready now

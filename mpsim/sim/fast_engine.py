@@ -1,0 +1,545 @@
+"""The compiled engine: the SimPy engine's dataflow rules, with the whole event loop in numba.
+
+It reproduces ``mpsim.sim.simpy_engine.simulate_dataflow`` event for event, so per-frame
+completion times agree to the last bit (docs/engines.md states the contract):
+
+* Timed events (a firing's end, a transfer's end, a source wake-up) live in one binary heap
+  keyed ``(time, seq)``, ``seq`` counting schedulings: SimPy's ``(time, NORMAL, eid)`` order.
+  Each unit and each link has at most one event in flight, so the heap holds at most
+  ``units + links + 1`` entries and the event's payload sits in per-resource arrays.
+* Decisions ("a unit or link is idle and has work") go to a FIFO, one entry per resource at
+  most (a pending flag, as in SimPy).  They are taken when no timed event of the current
+  instant is left: SimPy's priority-2 events, in their scheduling order.
+* Ready queues are binary min-heaps of one int64 each: ``(f * max_trips + i) * nodes + n``
+  for units, ``(f * max_trips + i) * edges + e`` for links, so the integer order is SimPy's
+  tuple order ``(f, i, n)`` / ``(f, i, e)``.
+* Per-frame state (inputs still missing per firing, outputs and firings still to come,
+  release time) is a ring buffer indexed ``frame % cap``; ``cap`` starts at the window and
+  doubles, outside the compiled loop, when more frames are in flight than it holds (open-loop
+  rates above capacity, or frames retiring out of order).  Nothing grows with the frame
+  count unless ``record=True``.
+
+The compiled loop runs in chunks: it returns every ~1 % of frames retired (progress), or when
+the ring must grow, and resumes from the state it left in its arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+from numba import njit
+
+from mpsim.sim.plan import CARRIED, INIT, INVARIANT, PLAIN, SAME_UNIT, SOURCE, TAP, SimPlan
+from mpsim.sim.result import SimResult
+from mpsim.sim.stats import BIN_GROWTH, BIN_LO, N_BINS, LatencyHistogram
+
+# Integer parameters P[...]
+P_NU, P_NL, P_NO, P_F, P_MT, P_NN, P_NE, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD = range(11)
+# Integer state S[...]
+(S_EVN, S_SEQ, S_NEXT, S_FINISHED, S_OLDEST, S_WARMUP, S_F0DONE, S_NSTEADY, S_WAITING, S_FIRINGS,
+ S_DQH, S_DQN, S_CAP, S_NEED) = range(14)
+# Float state T[...]
+(T_NOW, T_FIRST, T_LAST, T_ALL_FIRST, T_ALL_LAST, T_LOCAL, T_OFFCHIP, T_ECOMP, T_ECONV,
+ T_EMOVE) = range(10)
+# Return codes of the compiled loop
+DONE, PROGRESS, GROW = 0, 1, 2
+
+
+# Heaps ---------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _ev_push(ev_t, ev_s, ev_r, n, time, seq, rid):
+    """Push (time, seq, rid) onto the event heap of size n; return the new size."""
+    j = n
+    while j > 0:
+        p = (j - 1) >> 1
+        if ev_t[p] < time or (ev_t[p] == time and ev_s[p] < seq):
+            break
+        ev_t[j] = ev_t[p]
+        ev_s[j] = ev_s[p]
+        ev_r[j] = ev_r[p]
+        j = p
+    ev_t[j] = time
+    ev_s[j] = seq
+    ev_r[j] = rid
+    return n + 1
+
+
+@njit(cache=True)
+def _ev_pop(ev_t, ev_s, ev_r, n):
+    """Remove the root of the event heap of size n; return the new size."""
+    n -= 1
+    if n == 0:
+        return 0
+    time, seq, rid = ev_t[n], ev_s[n], ev_r[n]
+    j = 0
+    while True:
+        c = 2 * j + 1
+        if c >= n:
+            break
+        if c + 1 < n and (ev_t[c + 1] < ev_t[c] or (ev_t[c + 1] == ev_t[c] and ev_s[c + 1] < ev_s[c])):
+            c += 1
+        if time < ev_t[c] or (time == ev_t[c] and seq < ev_s[c]):
+            break
+        ev_t[j] = ev_t[c]
+        ev_s[j] = ev_s[c]
+        ev_r[j] = ev_r[c]
+        j = c
+    ev_t[j] = time
+    ev_s[j] = seq
+    ev_r[j] = rid
+    return n
+
+
+@njit(cache=True)
+def _key_push(h, off, n, key):
+    """Push key onto the int64 min-heap h[off : off + n]; return the new size."""
+    j = n
+    while j > 0:
+        p = (j - 1) >> 1
+        if h[off + p] <= key:
+            break
+        h[off + j] = h[off + p]
+        j = p
+    h[off + j] = key
+    return n + 1
+
+
+@njit(cache=True)
+def _key_pop(h, off, n):
+    """Pop the smallest key of h[off : off + n]; return (key, new size)."""
+    top = h[off]
+    n -= 1
+    if n > 0:
+        key = h[off + n]
+        j = 0
+        while True:
+            c = 2 * j + 1
+            if c >= n:
+                break
+            if c + 1 < n and h[off + c + 1] < h[off + c]:
+                c += 1
+            if key <= h[off + c]:
+                break
+            h[off + j] = h[off + c]
+            j = c
+        h[off + j] = key
+    return top, n
+
+
+# Dataflow steps --------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _decide_later(rid, idle, pending, dq, S):
+    """Queue a decision for resource rid if it is idle and has none queued (SimPy's _decide)."""
+    if idle[rid] and not pending[rid]:
+        pending[rid] = True
+        R = dq.shape[0]
+        dq[(S[S_DQH] + S[S_DQN]) % R] = rid
+        S[S_DQN] += 1
+
+
+@njit(cache=True)
+def _deliver(e, f, i, slot, P, S, G, Z):
+    """Edge e delivered frame f's data of source iteration i; fire what became ready."""
+    (unit_of, service, trips, base, oe_ptr, oe_idx, src_edges, e_dst, e_kind, e_tap, e_link, e_time,
+     e_bytes, link_energy, of_ptr, of_idx, need0, local_bytes, offchip_bytes, e_comp, e_conv, PF) = G
+    (ev_t, ev_s, ev_r, cur_a, cur_f, cur_i, idle, pending, dq, uq, uq_off, uq_n, lq, lq_off, lq_n,
+     st, left, work, relt, hist, hist_tot, hist_n, hall, hall_tot, hall_n, first, unit_busy, node_busy,
+     link_busy, link_bytes, rel, done, T) = Z
+    F = P[P_F]
+    MT = P[P_MT]
+    NN = P[P_NN]
+    dst = e_dst[e]
+    kind = e_kind[e]
+    if kind == INVARIANT:
+        j0, j1 = 0, trips[dst]
+    elif kind == CARRIED:
+        j0, j1 = i + 1, i + 2
+    elif kind == INIT or kind == TAP:
+        j0, j1 = 0, 1
+    else:
+        j0, j1 = i, i + 1
+    b = slot * F + base[dst]
+    for j in range(j0, j1):
+        st[b + j] -= 1
+        if st[b + j] == 0:
+            u = unit_of[dst]
+            uq_n[u] = _key_push(uq, uq_off[u], uq_n[u], (f * MT + j) * NN + dst)
+            _decide_later(u, idle, pending, dq, S)
+
+
+@njit(cache=True)
+def _request(e, f, i, slot, P, S, G, Z):
+    """Frame f's data of edge e (source iteration i) asks for its link, or arrives at once."""
+    e_link = G[10]
+    link = e_link[e]
+    if link == SAME_UNIT:
+        _deliver(e, f, i, slot, P, S, G, Z)
+        return
+    lq, lq_off, lq_n = Z[12], Z[13], Z[14]
+    lq_n[link] = _key_push(lq, lq_off[link], lq_n[link], (f * P[P_MT] + i) * P[P_NE] + e)
+    _decide_later(P[P_NU] + link, Z[6], Z[7], Z[8], S)
+
+
+@njit(cache=True)
+def _release(P, S, G, Z):
+    """Release frame next_frame at the current instant."""
+    need0, src_edges = G[16], G[6]
+    st, left, work, relt, rel, T = Z[15], Z[16], Z[17], Z[18], Z[30], Z[32]
+    f = S[S_NEXT]
+    S[S_NEXT] = f + 1
+    cap = S[S_CAP]
+    slot = f % cap
+    F = P[P_F]
+    st[slot * F:(slot + 1) * F] = need0
+    left[slot] = P[P_NO]
+    work[slot] = F
+    now = T[T_NOW]
+    relt[slot] = now
+    if S[S_F0DONE] == 0:
+        S[S_WARMUP] += 1
+    if P[P_RECORD]:
+        rel[f] = now
+    for k in range(src_edges.shape[0]):
+        _request(src_edges[k], f, 0, slot, P, S, G, Z)
+
+
+@njit(cache=True)
+def _releases_due(P, S, T, rate):
+    """How many frames the source releases when it runs now (SimPy's source loop)."""
+    nf, frames = S[S_NEXT], P[P_FRAMES]
+    if P[P_OPEN]:
+        if nf >= frames:
+            return 0
+        k = 1
+        j = nf + 1
+        now = T[T_NOW]
+        while j < frames and not (j / rate - now > 0):
+            k += 1
+            j += 1
+        return k
+    return max(0, min(P[P_WINDOW] - (nf - S[S_FINISHED]), frames - nf))
+
+
+@njit(cache=True)
+def _add_latency(counts, tot, cnt, k, lat, lo, log_growth, nbins):
+    b = int(math.log(max(lat, lo) / lo) / log_growth)
+    if b > nbins - 1:
+        b = nbins - 1
+    counts[k, b] += 1
+    tot[k] += lat
+    cnt[k] += 1
+
+
+@njit(cache=True)
+def _run(P, S, G, Z, stop):
+    """Run the event loop until every event is processed (DONE), ``stop`` frames have retired
+    (PROGRESS) or the frame ring is too small for the next release (GROW, S[S_NEED] set)."""
+    (unit_of, service, trips, base, oe_ptr, oe_idx, src_edges, e_dst, e_kind, e_tap, e_link, e_time,
+     e_bytes, link_energy, of_ptr, of_idx, need0, local_bytes, offchip_bytes, e_comp, e_conv, PF) = G
+    (ev_t, ev_s, ev_r, cur_a, cur_f, cur_i, idle, pending, dq, uq, uq_off, uq_n, lq, lq_off, lq_n,
+     st, left, work, relt, hist, hist_tot, hist_n, hall, hall_tot, hall_n, first, unit_busy, node_busy,
+     link_busy, link_bytes, rel, done, T) = Z
+    nu = P[P_NU]
+    R = nu + P[P_NL]
+    MT = P[P_MT]
+    NN = P[P_NN]
+    NE = P[P_NE]
+    F = P[P_F]
+    record = P[P_RECORD]
+    rate, lepb, oepb, lo, log_growth = PF[0], PF[1], PF[2], PF[3], PF[4]
+    nbins = hist.shape[1]
+    while True:
+        if S[S_FINISHED] >= stop:
+            return PROGRESS
+        now = T[T_NOW]
+        if S[S_EVN] > 0 and ev_t[0] == now:
+            r = ev_r[0]
+            if r == R:
+                # The source: make room for every frame it will release, then run it.
+                k = _releases_due(P, S, T, rate)
+                if S[S_NEXT] + k - S[S_OLDEST] > S[S_CAP]:
+                    S[S_NEED] = S[S_NEXT] + k - S[S_OLDEST]
+                    return GROW
+                S[S_EVN] = _ev_pop(ev_t, ev_s, ev_r, S[S_EVN])
+                frames = P[P_FRAMES]
+                if P[P_OPEN]:
+                    # Woken by its timeout: release, then wait for the next frame's time.
+                    _release(P, S, G, Z)
+                    while S[S_NEXT] < frames:
+                        wait = S[S_NEXT] / rate - now
+                        if wait > 0:
+                            S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now + wait, S[S_SEQ], R)
+                            S[S_SEQ] += 1
+                            break
+                        _release(P, S, G, Z)
+                else:
+                    while S[S_NEXT] < frames:
+                        if S[S_NEXT] - S[S_FINISHED] < P[P_WINDOW]:
+                            _release(P, S, G, Z)
+                        else:
+                            S[S_WAITING] = 1
+                            break
+            elif r < nu:
+                # A firing ends.
+                S[S_EVN] = _ev_pop(ev_t, ev_s, ev_r, S[S_EVN])
+                u = r
+                n, f, i = cur_a[u], cur_f[u], cur_i[u]
+                cap = S[S_CAP]
+                slot = f % cap
+                idle[u] = True
+                dur = service[n]
+                unit_busy[u] += dur
+                node_busy[n] += dur
+                T[T_LOCAL] += local_bytes[n]
+                T[T_OFFCHIP] += offchip_bytes[n]
+                T[T_ECOMP] += e_comp[n]
+                T[T_ECONV] += e_conv[n]
+                T[T_EMOVE] += local_bytes[n] * lepb + offchip_bytes[n] * oepb
+                S[S_FIRINGS] += 1
+                tr = trips[n]
+                for q in range(oe_ptr[n], oe_ptr[n + 1]):
+                    e = oe_idx[q]
+                    kind = e_kind[e]
+                    if kind == CARRIED and i + 1 >= tr:
+                        continue
+                    if kind == TAP and i != e_tap[e]:
+                        continue
+                    _request(e, f, i, slot, P, S, G, Z)
+                fi = base[n] + i
+                for q in range(of_ptr[fi], of_ptr[fi + 1]):
+                    k = of_idx[q]
+                    lat = now - relt[slot]
+                    if f == 0:
+                        first[k] = lat
+                    if record:
+                        done[f, k] = now
+                    steady = f >= S[S_WARMUP]
+                    _add_latency(hall, hall_tot, hall_n, k, lat, lo, log_growth, nbins)
+                    if steady:
+                        _add_latency(hist, hist_tot, hist_n, k, lat, lo, log_growth, nbins)
+                    left[slot] -= 1
+                    if left[slot] == 0:
+                        if f == 0:
+                            S[S_F0DONE] = 1
+                        T[T_ALL_FIRST] = min(T[T_ALL_FIRST], now)
+                        T[T_ALL_LAST] = max(T[T_ALL_LAST], now)
+                        if steady:
+                            S[S_NSTEADY] += 1
+                            T[T_FIRST] = min(T[T_FIRST], now)
+                            T[T_LAST] = max(T[T_LAST], now)
+                work[slot] -= 1
+                if work[slot] == 0:
+                    # Retire: free the slot, let the source go on.
+                    S[S_FINISHED] += 1
+                    o = S[S_OLDEST]
+                    while o < S[S_NEXT] and work[o % cap] == 0:
+                        o += 1
+                    S[S_OLDEST] = o
+                    if S[S_WAITING]:
+                        S[S_WAITING] = 0
+                        S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now, S[S_SEQ], R)
+                        S[S_SEQ] += 1
+                if uq_n[u] > 0 and not pending[u]:
+                    pending[u] = True
+                    dq[(S[S_DQH] + S[S_DQN]) % R] = u
+                    S[S_DQN] += 1
+            else:
+                # A transfer ends.
+                S[S_EVN] = _ev_pop(ev_t, ev_s, ev_r, S[S_EVN])
+                link = r - nu
+                e, f, i = cur_a[r], cur_f[r], cur_i[r]
+                idle[r] = True
+                _deliver(e, f, i, f % S[S_CAP], P, S, G, Z)
+                if lq_n[link] > 0 and not pending[r]:
+                    pending[r] = True
+                    dq[(S[S_DQH] + S[S_DQN]) % R] = r
+                    S[S_DQN] += 1
+        elif S[S_DQN] > 0:
+            r = dq[S[S_DQH]]
+            S[S_DQH] = (S[S_DQH] + 1) % R
+            S[S_DQN] -= 1
+            pending[r] = False
+            if r < nu:
+                if not idle[r] or uq_n[r] == 0:
+                    continue
+                key, uq_n[r] = _key_pop(uq, uq_off[r], uq_n[r])
+                n = key % NN
+                q = key // NN
+                idle[r] = False
+                cur_a[r], cur_f[r], cur_i[r] = n, q // MT, q % MT
+                S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now + service[n], S[S_SEQ], r)
+                S[S_SEQ] += 1
+            else:
+                link = r - nu
+                if not idle[r] or lq_n[link] == 0:
+                    continue
+                key, lq_n[link] = _key_pop(lq, lq_off[link], lq_n[link])
+                e = key % NE
+                q = key // NE
+                idle[r] = False
+                cur_a[r], cur_f[r], cur_i[r] = e, q // MT, q % MT
+                dur = e_time[e]
+                link_busy[link] += dur
+                link_bytes[link] += e_bytes[e]
+                T[T_EMOVE] += e_bytes[e] * link_energy[link]
+                S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now + dur, S[S_SEQ], r)
+                S[S_SEQ] += 1
+        elif S[S_EVN] > 0:
+            T[T_NOW] = ev_t[0]
+        else:
+            return DONE
+
+
+# Python side: flat arrays in, SimResult out ----------------------------------------------------
+
+def _csr(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(r) for r in rows])
+    idx = np.array([x for r in rows for x in r], dtype=np.int64)
+    return ptr, idx
+
+
+def _static(plan: SimPlan, rate: float | None) -> tuple:
+    nn = plan.n_nodes
+    trips = np.ascontiguousarray(plan.trips, dtype=np.int64)
+    base = np.zeros(nn, dtype=np.int64)
+    base[1:] = np.cumsum(trips)[:-1]
+    n_fire = int(trips.sum())
+    out_edges: list[list[int]] = [[] for _ in range(nn)]
+    src = []
+    for e, s in enumerate(plan.e_src):
+        (src if s == SOURCE else out_edges[int(s)]).append(e)
+    oe_ptr, oe_idx = _csr(out_edges)
+    outs: list[list[int]] = [[] for _ in range(n_fire)]
+    for k, (n, it) in enumerate(zip(plan.out_node, plan.out_iter)):
+        it = max(0, int(it))
+        if it < trips[n]:  # an output at an iteration that never fires never completes (as in SimPy)
+            outs[int(base[n]) + it].append(k)
+    of_ptr, of_idx = _csr(outs)
+    need0 = np.zeros(n_fire, dtype=np.int32)
+    for dst, kind in zip(plan.e_dst, plan.e_kind):
+        b, t = int(base[dst]), int(trips[dst])
+        if kind in (PLAIN, INVARIANT):  # every iteration
+            need0[b:b + t] += 1
+        elif kind == CARRIED:
+            need0[b + 1:b + t] += 1
+        else:  # INIT, TAP: iteration 0
+            need0[b] += 1
+    f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+    i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+    pf = np.array([float(rate) if rate else 0.0, float(plan.local_energy_j_per_byte),
+                   float(plan.offchip_energy_j_per_byte), BIN_LO, math.log(BIN_GROWTH)])
+    return (i64(plan.unit_of), f64(plan.service_s), trips, base, oe_ptr, oe_idx, np.array(src, dtype=np.int64),
+            i64(plan.e_dst), i64(plan.e_kind), i64(plan.e_tap), i64(plan.e_link), f64(plan.e_time),
+            f64(plan.e_bytes), f64(plan.link_energy_j_per_byte), of_ptr, of_idx, need0,
+            f64(plan.local_bytes), f64(plan.offchip_bytes), f64(plan.energy_compute_j),
+            f64(plan.energy_conversion_j), pf)
+
+
+def _heap_offsets(bound: np.ndarray, cap: int) -> np.ndarray:
+    off = np.zeros(len(bound) + 1, dtype=np.int64)
+    off[1:] = np.cumsum(bound * cap)
+    return off
+
+
+def _grow(Z: list, S: np.ndarray, F: int, ubound: np.ndarray, lbound: np.ndarray, need: int) -> None:
+    """Enlarge the frame ring (and the ready heaps sized by it) to hold ``need`` frames."""
+    cap = int(S[S_CAP])
+    new = cap
+    while new < need:
+        new *= 2
+    live = np.arange(int(S[S_OLDEST]), int(S[S_NEXT]), dtype=np.int64)
+    old_slot, new_slot = live % cap, live % new
+    st = np.zeros(new * F, dtype=np.int32)
+    st.reshape(new, F)[new_slot] = Z[15].reshape(cap, F)[old_slot]
+    Z[15] = st
+    for k in (16, 17, 18):
+        arr = np.zeros(new, dtype=Z[k].dtype)
+        arr[new_slot] = Z[k][old_slot]
+        Z[k] = arr
+    for hk, ok, nk, bound in ((9, 10, 11, ubound), (12, 13, 14, lbound)):
+        off = _heap_offsets(bound, new)
+        h = np.zeros(max(1, int(off[-1])), dtype=np.int64)
+        for r in range(len(bound)):
+            n = int(Z[nk][r])
+            h[off[r]:off[r] + n] = Z[hk][Z[ok][r]:Z[ok][r] + n]
+        Z[hk], Z[ok] = h, off
+    S[S_CAP] = new
+
+
+def simulate_fast(plan: SimPlan, frames: int, rate: float | None = None, window: int | None = None,
+                  record: bool = False, progress: Callable[[int], None] | None = None) -> SimResult:
+    """Asynchronous dataflow, compiled: the same results as ``simulate_dataflow``, much faster."""
+    G = _static(plan, rate)
+    nu, nl, no = plan.n_units, len(plan.link_names), plan.n_outputs
+    trips = G[2]
+    F = int(trips.sum())
+    mt = int(trips.max(initial=1))
+    ne = len(plan.e_src)
+    win = None if rate else int(window or plan.window)
+    P = np.array([nu, nl, no, F, mt, plan.n_nodes, max(ne, 1), frames, win or 0, 1 if rate else 0,
+                  1 if record else 0], dtype=np.int64)
+    # Ready-heap bounds per frame: firings per unit, requests per link.
+    ubound = np.bincount(G[0], weights=trips, minlength=nu).astype(np.int64)
+    lbound = np.zeros(nl, dtype=np.int64)
+    for e in range(ne):
+        if plan.e_link[e] != SAME_UNIT:
+            s = int(plan.e_src[e])
+            lbound[plan.e_link[e]] += 1 if s == SOURCE else int(trips[s])
+    cap = max(4, 2 * win + 2) if win else 64
+    R = nu + nl
+    uoff, loff = _heap_offsets(ubound, cap), _heap_offsets(lbound, cap)
+    Z = [
+        np.zeros(R + 1), np.zeros(R + 1, dtype=np.int64), np.zeros(R + 1, dtype=np.int64),  # event heap
+        np.zeros(R, dtype=np.int64), np.zeros(R, dtype=np.int64), np.zeros(R, dtype=np.int64),  # payloads
+        np.ones(R, dtype=np.bool_), np.zeros(R, dtype=np.bool_), np.zeros(max(R, 1), dtype=np.int64),
+        np.zeros(max(1, int(uoff[-1])), dtype=np.int64), uoff, np.zeros(nu, dtype=np.int64),
+        np.zeros(max(1, int(loff[-1])), dtype=np.int64), loff, np.zeros(nl, dtype=np.int64),
+        np.zeros(cap * F, dtype=np.int32), np.zeros(cap, dtype=np.int64), np.zeros(cap, dtype=np.int64),
+        np.zeros(cap),
+        np.zeros((no, N_BINS), dtype=np.int64), np.zeros(no), np.zeros(no, dtype=np.int64),
+        np.zeros((no, N_BINS), dtype=np.int64), np.zeros(no), np.zeros(no, dtype=np.int64),
+        np.full(no, np.nan), np.zeros(nu), np.zeros(plan.n_nodes), np.zeros(nl), np.zeros(nl),
+        np.zeros(frames) if record else np.zeros(1), np.full((frames, no), np.nan) if record else np.zeros((1, no)),
+        np.array([0.0, np.inf, -np.inf, np.inf, -np.inf, 0.0, 0.0, 0.0, 0.0, 0.0]),
+    ]
+    S = np.zeros(14, dtype=np.int64)
+    S[S_CAP] = cap
+    # The source starts at time 0 (SimPy's Initialize event); nothing else is scheduled yet.
+    Z[0][0], Z[1][0], Z[2][0] = 0.0, 0, R
+    S[S_EVN], S[S_SEQ] = 1, 1
+    step = max(1, frames // 100) if progress is not None else frames + 1
+    reported = 0
+    while True:
+        stop = int(S[S_FINISHED]) + step if progress is not None else frames + 1
+        code = _run(P, S, G, tuple(Z), stop)
+        if code == GROW:
+            _grow(Z, S, F, ubound, lbound, int(S[S_NEED]))
+            continue
+        if progress is not None and int(S[S_FINISHED]) != reported:
+            reported = int(S[S_FINISHED])
+            progress(reported)
+        if code == DONE:
+            break
+    T = Z[32]
+    hist_all = LatencyHistogram(no)
+    hist_all.counts, hist_all.total, hist_all.n = Z[22], Z[23], Z[24]
+    hist = LatencyHistogram(no)
+    hist.counts, hist.total, hist.n = Z[19], Z[20], Z[21]
+    warmup, n_steady = int(S[S_WARMUP]), int(S[S_NSTEADY])
+    t_first, t_last = float(T[T_FIRST]), float(T[T_LAST])
+    if n_steady < 2:  # too few frames for a steady state: use them all (as the SimPy engine)
+        warmup, n_steady, hist = 0, int(S[S_FINISHED]), hist_all
+        t_first, t_last = float(T[T_ALL_FIRST]), float(T[T_ALL_LAST])
+    return SimResult(
+        frames=frames, warmup=warmup, first_latency=Z[25], hist=hist, t_first=t_first, t_last=t_last,
+        n_steady=n_steady, end_time=float(T[T_NOW]), unit_busy=Z[26], node_busy=Z[27], link_busy=Z[28],
+        link_bytes=Z[29], local_bytes=float(T[T_LOCAL]), offchip_bytes=float(T[T_OFFCHIP]),
+        energy_compute_j=float(T[T_ECOMP]), energy_conversion_j=float(T[T_ECONV]),
+        energy_movement_j=float(T[T_EMOVE]), firings=int(S[S_FIRINGS]),
+        release=Z[30] if record else None, done=Z[31] if record else None, trace=[],
+    )
