@@ -60,15 +60,16 @@ def _tensor_bytes(g: Graph, t: str) -> int:
     return spec.nbytes
 
 
-def graph_size_bytes(g: Graph) -> int:
+def graph_size_bytes(g: Graph, only: set[str] | None = None) -> int:
     """Sum over convolution (and linear) layers of parameter + input + output bytes.
 
     Other layers are assumed fused (paper, 2.3).  A folded loop's body counts once; a weight
-    group counts all its members, since every iteration's copy is stored.
+    group counts all its members, since every iteration's copy is stored.  ``only``: count
+    just these nodes (the part of the graph an early exit needs).
     """
     total = 0
     for n in g.nodes:
-        if not is_weight_layer(n.op):
+        if not is_weight_layer(n.op) or (only is not None and n.name not in only):
             continue
         total += sum(g.weights[w].nbytes for w in g.param_names(n))
         total += sum(_tensor_bytes(g, t) for t in n.inputs)

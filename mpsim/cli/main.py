@@ -16,8 +16,12 @@ from mpsim.errors import MpsimError
 COMMANDS = [
     "mpsim.cli.cmd_export",
     "mpsim.cli.cmd_stats",
+    "mpsim.cli.cmd_verify",
     "mpsim.cli.cmd_profiles",
     "mpsim.cli.cmd_run",
+    "mpsim.cli.cmd_anytime",
+    "mpsim.cli.cmd_train",
+    "mpsim.cli.cmd_grid",
 ]
 
 

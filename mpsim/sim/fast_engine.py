@@ -1,25 +1,25 @@
 """The compiled engine: the SimPy engine's dataflow rules, with the whole event loop in numba.
 
 It reproduces ``mpsim.sim.simpy_engine.simulate_dataflow`` event for event, so per-frame
-completion times agree to the last bit (docs/engines.md states the contract):
+completion times agree to the last bit (docs/engines.md states the contract and the layout):
 
 * Timed events (a firing's end, a transfer's end, a source wake-up) live in one binary heap
   keyed ``(time, seq)``, ``seq`` counting schedulings: SimPy's ``(time, NORMAL, eid)`` order.
   Each unit and each link has at most one event in flight, so the heap holds at most
-  ``units + links + 1`` entries and the event's payload sits in per-resource arrays.
-* Decisions ("a unit or link is idle and has work") go to a FIFO, one entry per resource at
-  most (a pending flag, as in SimPy).  They are taken when no timed event of the current
+  ``units + links + 1`` entries and an event's payload sits in per-resource arrays.
+* Decisions ("this unit or link may start something") go to a FIFO, at most one entry per
+  resource (a pending flag, as in SimPy).  They are taken when no timed event of the current
   instant is left: SimPy's priority-2 events, in their scheduling order.
 * Ready queues are binary min-heaps of one int64 each: ``(f * max_trips + i) * nodes + n``
   for units, ``(f * max_trips + i) * edges + e`` for links, so the integer order is SimPy's
   tuple order ``(f, i, n)`` / ``(f, i, e)``.
 * Per-frame state (inputs still missing per firing, outputs and firings still to come,
-  release time) is a ring buffer indexed ``frame % cap``; ``cap`` starts at the window and
-  doubles, outside the compiled loop, when more frames are in flight than it holds (open-loop
-  rates above capacity, or frames retiring out of order).  Nothing grows with the frame
-  count unless ``record=True``.
+  release time, exit level) is a ring buffer indexed ``frame % cap``; ``cap`` starts at twice
+  the window and doubles, outside the compiled loop, when more frames are in flight than it
+  holds (open-loop rates above capacity, or frames retiring out of order).  Nothing grows
+  with the frame count unless ``record=True`` (or ``levels`` is given: one int per frame).
 
-The compiled loop runs in chunks: it returns every ~1 % of frames retired (progress), or when
+The compiled loop runs in chunks: it returns every ~1 % of frames retired (progress) or when
 the ring must grow, and resumes from the state it left in its arrays.
 """
 
@@ -36,7 +36,7 @@ from mpsim.sim.result import SimResult
 from mpsim.sim.stats import BIN_GROWTH, BIN_LO, N_BINS, LatencyHistogram
 
 # Integer parameters P[...]
-P_NU, P_NL, P_NO, P_F, P_MT, P_NN, P_NE, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD = range(11)
+(P_NU, P_NL, P_NO, P_F, P_MT, P_NN, P_NE, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD, P_LEVELS) = range(12)
 # Integer state S[...]
 (S_EVN, S_SEQ, S_NEXT, S_FINISHED, S_OLDEST, S_WARMUP, S_F0DONE, S_NSTEADY, S_WAITING, S_FIRINGS,
  S_DQH, S_DQN, S_CAP, S_NEED) = range(14)
@@ -45,6 +45,17 @@ P_NU, P_NL, P_NO, P_F, P_MT, P_NN, P_NE, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD = 
  T_EMOVE) = range(10)
 # Return codes of the compiled loop
 DONE, PROGRESS, GROW = 0, 1, 2
+
+# Static arrays (from the plan), in the order of the tuple the compiled loop receives.
+G_NAMES = ("unit_of", "service", "trips", "base", "oe_ptr", "oe_idx", "src_edges", "e_dst", "e_kind", "e_tap",
+           "e_link", "e_time", "e_bytes", "link_energy", "of_ptr", "of_idx", "need0", "local_bytes",
+           "offchip_bytes", "e_comp", "e_conv", "ltrips", "lwork", "levels", "PF")
+# Mutable state arrays, likewise.
+Z_NAMES = ("ev_t", "ev_s", "ev_r", "cur_a", "cur_f", "cur_i", "idle", "pending", "dq", "uq", "uq_off", "uq_n",
+           "lq", "lq_off", "lq_n", "st", "left", "work", "relt", "lev", "hist", "hist_tot", "hist_n", "hall",
+           "hall_tot", "hall_n", "xhist", "xhist_tot", "xhist_n", "xall", "xall_tot", "xall_n", "first",
+           "unit_busy", "node_busy", "link_busy", "link_bytes", "rel", "done", "T")
+RING = ("left", "work", "relt", "lev")  # per-frame slots besides st
 
 
 # Heaps ---------------------------------------------------------------------------------------
@@ -142,26 +153,27 @@ def _decide_later(rid, idle, pending, dq, S):
 
 
 @njit(cache=True)
-def _deliver(e, f, i, slot, P, S, G, Z):
-    """Edge e delivered frame f's data of source iteration i; fire what became ready."""
-    (unit_of, service, trips, base, oe_ptr, oe_idx, src_edges, e_dst, e_kind, e_tap, e_link, e_time,
-     e_bytes, link_energy, of_ptr, of_idx, need0, local_bytes, offchip_bytes, e_comp, e_conv, PF) = G
-    (ev_t, ev_s, ev_r, cur_a, cur_f, cur_i, idle, pending, dq, uq, uq_off, uq_n, lq, lq_off, lq_n,
-     st, left, work, relt, hist, hist_tot, hist_n, hall, hall_tot, hall_n, first, unit_busy, node_busy,
-     link_busy, link_bytes, rel, done, T) = Z
-    F = P[P_F]
-    MT = P[P_MT]
-    NN = P[P_NN]
-    dst = e_dst[e]
-    kind = e_kind[e]
-    if kind == INVARIANT:
-        j0, j1 = 0, trips[dst]
+def _targets(kind, i, tap, dst_trips):
+    """Iterations [lo, hi) of the consumer that the producer's iteration i feeds (SimPy's targets)."""
+    if kind == PLAIN:
+        lo, hi = i, i + 1
     elif kind == CARRIED:
-        j0, j1 = i + 1, i + 2
-    elif kind == INIT or kind == TAP:
-        j0, j1 = 0, 1
-    else:
-        j0, j1 = i, i + 1
+        lo, hi = i + 1, i + 2
+    elif kind == INVARIANT:
+        lo, hi = 0, dst_trips
+    elif kind == INIT:
+        lo, hi = 0, 1
+    else:  # TAP
+        lo, hi = (0, 1) if i == tap else (0, 0)
+    return lo, min(hi, dst_trips)
+
+
+@njit(cache=True)
+def _deliver(e, f, i, slot, F, MT, NN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st, uq, uq_off, uq_n,
+             idle, pending, dq, S):
+    """Edge e delivered frame f's data of source iteration i; queue what became ready."""
+    dst = e_dst[e]
+    j0, j1 = _targets(e_kind[e], i, e_tap[e], ltrips[lev[slot] * NN + dst])
     b = slot * F + base[dst]
     for j in range(j0, j1):
         st[b + j] -= 1
@@ -172,56 +184,31 @@ def _deliver(e, f, i, slot, P, S, G, Z):
 
 
 @njit(cache=True)
-def _request(e, f, i, slot, P, S, G, Z):
-    """Frame f's data of edge e (source iteration i) asks for its link, or arrives at once."""
-    e_link = G[10]
+def _request(e, f, i, slot, F, MT, NN, NE, NU, e_dst, e_kind, e_tap, e_link, ltrips, lev, base, unit_of, st, uq,
+             uq_off, uq_n, lq, lq_off, lq_n, idle, pending, dq, S):
+    """Frame f's data on edge e (source iteration i) asks for its link, or arrives at once."""
     link = e_link[e]
     if link == SAME_UNIT:
-        _deliver(e, f, i, slot, P, S, G, Z)
+        _deliver(e, f, i, slot, F, MT, NN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st, uq, uq_off, uq_n,
+                 idle, pending, dq, S)
         return
-    lq, lq_off, lq_n = Z[12], Z[13], Z[14]
-    lq_n[link] = _key_push(lq, lq_off[link], lq_n[link], (f * P[P_MT] + i) * P[P_NE] + e)
-    _decide_later(P[P_NU] + link, Z[6], Z[7], Z[8], S)
+    lq_n[link] = _key_push(lq, lq_off[link], lq_n[link], (f * MT + i) * NE + e)
+    _decide_later(NU + link, idle, pending, dq, S)
 
 
 @njit(cache=True)
-def _release(P, S, G, Z):
-    """Release frame next_frame at the current instant."""
-    need0, src_edges = G[16], G[6]
-    st, left, work, relt, rel, T = Z[15], Z[16], Z[17], Z[18], Z[30], Z[32]
-    f = S[S_NEXT]
-    S[S_NEXT] = f + 1
-    cap = S[S_CAP]
-    slot = f % cap
-    F = P[P_F]
-    st[slot * F:(slot + 1) * F] = need0
-    left[slot] = P[P_NO]
-    work[slot] = F
-    now = T[T_NOW]
-    relt[slot] = now
-    if S[S_F0DONE] == 0:
-        S[S_WARMUP] += 1
-    if P[P_RECORD]:
-        rel[f] = now
-    for k in range(src_edges.shape[0]):
-        _request(src_edges[k], f, 0, slot, P, S, G, Z)
-
-
-@njit(cache=True)
-def _releases_due(P, S, T, rate):
+def _releases_due(nf, frames, finished, window, is_open, rate, now):
     """How many frames the source releases when it runs now (SimPy's source loop)."""
-    nf, frames = S[S_NEXT], P[P_FRAMES]
-    if P[P_OPEN]:
+    if is_open:
         if nf >= frames:
             return 0
         k = 1
         j = nf + 1
-        now = T[T_NOW]
         while j < frames and not (j / rate - now > 0):
             k += 1
             j += 1
         return k
-    return max(0, min(P[P_WINDOW] - (nf - S[S_FINISHED]), frames - nf))
+    return max(0, min(window - (nf - finished), frames - nf))
 
 
 @njit(cache=True)
@@ -238,20 +225,27 @@ def _add_latency(counts, tot, cnt, k, lat, lo, log_growth, nbins):
 def _run(P, S, G, Z, stop):
     """Run the event loop until every event is processed (DONE), ``stop`` frames have retired
     (PROGRESS) or the frame ring is too small for the next release (GROW, S[S_NEED] set)."""
-    (unit_of, service, trips, base, oe_ptr, oe_idx, src_edges, e_dst, e_kind, e_tap, e_link, e_time,
-     e_bytes, link_energy, of_ptr, of_idx, need0, local_bytes, offchip_bytes, e_comp, e_conv, PF) = G
-    (ev_t, ev_s, ev_r, cur_a, cur_f, cur_i, idle, pending, dq, uq, uq_off, uq_n, lq, lq_off, lq_n,
-     st, left, work, relt, hist, hist_tot, hist_n, hall, hall_tot, hall_n, first, unit_busy, node_busy,
-     link_busy, link_bytes, rel, done, T) = Z
-    nu = P[P_NU]
-    R = nu + P[P_NL]
+    (unit_of, service, trips, base, oe_ptr, oe_idx, src_edges, e_dst, e_kind, e_tap, e_link, e_time, e_bytes,
+     link_energy, of_ptr, of_idx, need0, local_bytes, offchip_bytes, e_comp, e_conv, ltrips, lwork, levels,
+     PF) = G
+    (ev_t, ev_s, ev_r, cur_a, cur_f, cur_i, idle, pending, dq, uq, uq_off, uq_n, lq, lq_off, lq_n, st, left,
+     work, relt, lev, hist, hist_tot, hist_n, hall, hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall,
+     xall_tot, xall_n, first, unit_busy, node_busy, link_busy, link_bytes, rel, done, T) = Z
+    NU = P[P_NU]
+    R = NU + P[P_NL]
+    NO = P[P_NO]
     MT = P[P_MT]
     NN = P[P_NN]
     NE = P[P_NE]
     F = P[P_F]
-    record = P[P_RECORD]
+    frames = P[P_FRAMES]
+    window = P[P_WINDOW]
+    is_open = P[P_OPEN] != 0
+    record = P[P_RECORD] != 0
+    has_levels = P[P_LEVELS] != 0
     rate, lepb, oepb, lo, log_growth = PF[0], PF[1], PF[2], PF[3], PF[4]
     nbins = hist.shape[1]
+    cap = S[S_CAP]
     while True:
         if S[S_FINISHED] >= stop:
             return PROGRESS
@@ -259,36 +253,42 @@ def _run(P, S, G, Z, stop):
         if S[S_EVN] > 0 and ev_t[0] == now:
             r = ev_r[0]
             if r == R:
-                # The source: make room for every frame it will release, then run it.
-                k = _releases_due(P, S, T, rate)
-                if S[S_NEXT] + k - S[S_OLDEST] > S[S_CAP]:
+                # The source runs: it releases k frames at once (SimPy's loop, whose conditions
+                # nothing changes while it runs), then waits for a time or a retirement.
+                k = _releases_due(S[S_NEXT], frames, S[S_FINISHED], window, is_open, rate, now)
+                if S[S_NEXT] + k - S[S_OLDEST] > cap:
                     S[S_NEED] = S[S_NEXT] + k - S[S_OLDEST]
                     return GROW
                 S[S_EVN] = _ev_pop(ev_t, ev_s, ev_r, S[S_EVN])
-                frames = P[P_FRAMES]
-                if P[P_OPEN]:
-                    # Woken by its timeout: release, then wait for the next frame's time.
-                    _release(P, S, G, Z)
-                    while S[S_NEXT] < frames:
+                for _ in range(k):
+                    f = S[S_NEXT]
+                    S[S_NEXT] = f + 1
+                    slot = f % cap
+                    level = levels[f] if has_levels else NO - 1
+                    st[slot * F:(slot + 1) * F] = need0
+                    lev[slot] = level
+                    left[slot] = level + 1
+                    work[slot] = lwork[level]
+                    relt[slot] = now
+                    if S[S_F0DONE] == 0:
+                        S[S_WARMUP] += 1
+                    if record:
+                        rel[f] = now
+                    for q in range(src_edges.shape[0]):
+                        _request(src_edges[q], f, 0, slot, F, MT, NN, NE, NU, e_dst, e_kind, e_tap, e_link, ltrips,
+                                 lev, base, unit_of, st, uq, uq_off, uq_n, lq, lq_off, lq_n, idle, pending, dq, S)
+                if S[S_NEXT] < frames:
+                    if is_open:
                         wait = S[S_NEXT] / rate - now
-                        if wait > 0:
-                            S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now + wait, S[S_SEQ], R)
-                            S[S_SEQ] += 1
-                            break
-                        _release(P, S, G, Z)
-                else:
-                    while S[S_NEXT] < frames:
-                        if S[S_NEXT] - S[S_FINISHED] < P[P_WINDOW]:
-                            _release(P, S, G, Z)
-                        else:
-                            S[S_WAITING] = 1
-                            break
-            elif r < nu:
+                        S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now + wait, S[S_SEQ], R)
+                        S[S_SEQ] += 1
+                    else:
+                        S[S_WAITING] = 1
+            elif r < NU:
                 # A firing ends.
                 S[S_EVN] = _ev_pop(ev_t, ev_s, ev_r, S[S_EVN])
                 u = r
                 n, f, i = cur_a[u], cur_f[u], cur_i[u]
-                cap = S[S_CAP]
                 slot = f % cap
                 idle[u] = True
                 dur = service[n]
@@ -300,15 +300,13 @@ def _run(P, S, G, Z, stop):
                 T[T_ECONV] += e_conv[n]
                 T[T_EMOVE] += local_bytes[n] * lepb + offchip_bytes[n] * oepb
                 S[S_FIRINGS] += 1
-                tr = trips[n]
+                lt = lev[slot] * NN
                 for q in range(oe_ptr[n], oe_ptr[n + 1]):
                     e = oe_idx[q]
-                    kind = e_kind[e]
-                    if kind == CARRIED and i + 1 >= tr:
-                        continue
-                    if kind == TAP and i != e_tap[e]:
-                        continue
-                    _request(e, f, i, slot, P, S, G, Z)
+                    j0, j1 = _targets(e_kind[e], i, e_tap[e], ltrips[lt + e_dst[e]])
+                    if j1 > j0:  # nothing moves to a consumer the frame no longer needs
+                        _request(e, f, i, slot, F, MT, NN, NE, NU, e_dst, e_kind, e_tap, e_link, ltrips, lev, base,
+                                 unit_of, st, uq, uq_off, uq_n, lq, lq_off, lq_n, idle, pending, dq, S)
                 fi = base[n] + i
                 for q in range(of_ptr[fi], of_ptr[fi + 1]):
                     k = of_idx[q]
@@ -323,6 +321,10 @@ def _run(P, S, G, Z, stop):
                         _add_latency(hist, hist_tot, hist_n, k, lat, lo, log_growth, nbins)
                     left[slot] -= 1
                     if left[slot] == 0:
+                        # The frame's last output: its exit, where throughput is measured.
+                        _add_latency(xall, xall_tot, xall_n, 0, now - relt[slot], lo, log_growth, nbins)
+                        if steady:
+                            _add_latency(xhist, xhist_tot, xhist_n, 0, now - relt[slot], lo, log_growth, nbins)
                         if f == 0:
                             S[S_F0DONE] = 1
                         T[T_ALL_FIRST] = min(T[T_ALL_FIRST], now)
@@ -333,7 +335,7 @@ def _run(P, S, G, Z, stop):
                             T[T_LAST] = max(T[T_LAST], now)
                 work[slot] -= 1
                 if work[slot] == 0:
-                    # Retire: free the slot, let the source go on.
+                    # Retire: free the slot, wake the source if it waits for one.
                     S[S_FINISHED] += 1
                     o = S[S_OLDEST]
                     while o < S[S_NEXT] and work[o % cap] == 0:
@@ -343,27 +345,25 @@ def _run(P, S, G, Z, stop):
                         S[S_WAITING] = 0
                         S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now, S[S_SEQ], R)
                         S[S_SEQ] += 1
-                if uq_n[u] > 0 and not pending[u]:
-                    pending[u] = True
-                    dq[(S[S_DQH] + S[S_DQN]) % R] = u
-                    S[S_DQN] += 1
+                if uq_n[u] > 0:
+                    _decide_later(u, idle, pending, dq, S)
             else:
                 # A transfer ends.
                 S[S_EVN] = _ev_pop(ev_t, ev_s, ev_r, S[S_EVN])
-                link = r - nu
+                link = r - NU
                 e, f, i = cur_a[r], cur_f[r], cur_i[r]
                 idle[r] = True
-                _deliver(e, f, i, f % S[S_CAP], P, S, G, Z)
-                if lq_n[link] > 0 and not pending[r]:
-                    pending[r] = True
-                    dq[(S[S_DQH] + S[S_DQN]) % R] = r
-                    S[S_DQN] += 1
+                _deliver(e, f, i, f % cap, F, MT, NN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st, uq, uq_off,
+                         uq_n, idle, pending, dq, S)
+                if lq_n[link] > 0:
+                    _decide_later(r, idle, pending, dq, S)
         elif S[S_DQN] > 0:
+            # A decision: the resource starts its smallest-key request if it is idle.
             r = dq[S[S_DQH]]
             S[S_DQH] = (S[S_DQH] + 1) % R
             S[S_DQN] -= 1
             pending[r] = False
-            if r < nu:
+            if r < NU:
                 if not idle[r] or uq_n[r] == 0:
                     continue
                 key, uq_n[r] = _key_pop(uq, uq_off[r], uq_n[r])
@@ -374,7 +374,7 @@ def _run(P, S, G, Z, stop):
                 S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now + service[n], S[S_SEQ], r)
                 S[S_SEQ] += 1
             else:
-                link = r - nu
+                link = r - NU
                 if not idle[r] or lq_n[link] == 0:
                     continue
                 key, lq_n[link] = _key_pop(lq, lq_off[link], lq_n[link])
@@ -403,7 +403,7 @@ def _csr(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     return ptr, idx
 
 
-def _static(plan: SimPlan, rate: float | None) -> tuple:
+def _static(plan: SimPlan, rate: float | None, levels: np.ndarray | None) -> dict[str, np.ndarray]:
     nn = plan.n_nodes
     trips = np.ascontiguousarray(plan.trips, dtype=np.int64)
     base = np.zeros(nn, dtype=np.int64)
@@ -429,15 +429,20 @@ def _static(plan: SimPlan, rate: float | None) -> tuple:
             need0[b + 1:b + t] += 1
         else:  # INIT, TAP: iteration 0
             need0[b] += 1
+    lt = np.ascontiguousarray(plan.level_trips, dtype=np.int64)
     f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
     i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
     pf = np.array([float(rate) if rate else 0.0, float(plan.local_energy_j_per_byte),
                    float(plan.offchip_energy_j_per_byte), BIN_LO, math.log(BIN_GROWTH)])
-    return (i64(plan.unit_of), f64(plan.service_s), trips, base, oe_ptr, oe_idx, np.array(src, dtype=np.int64),
-            i64(plan.e_dst), i64(plan.e_kind), i64(plan.e_tap), i64(plan.e_link), f64(plan.e_time),
-            f64(plan.e_bytes), f64(plan.link_energy_j_per_byte), of_ptr, of_idx, need0,
-            f64(plan.local_bytes), f64(plan.offchip_bytes), f64(plan.energy_compute_j),
-            f64(plan.energy_conversion_j), pf)
+    return dict(
+        unit_of=i64(plan.unit_of), service=f64(plan.service_s), trips=trips, base=base, oe_ptr=oe_ptr, oe_idx=oe_idx,
+        src_edges=np.array(src, dtype=np.int64), e_dst=i64(plan.e_dst), e_kind=i64(plan.e_kind),
+        e_tap=i64(plan.e_tap), e_link=i64(plan.e_link), e_time=f64(plan.e_time), e_bytes=f64(plan.e_bytes),
+        link_energy=f64(plan.link_energy_j_per_byte), of_ptr=of_ptr, of_idx=of_idx, need0=need0,
+        local_bytes=f64(plan.local_bytes), offchip_bytes=f64(plan.offchip_bytes),
+        e_comp=f64(plan.energy_compute_j), e_conv=f64(plan.energy_conversion_j), ltrips=lt.ravel(),
+        lwork=lt.sum(axis=1), levels=np.zeros(1, dtype=np.int64) if levels is None else i64(levels), PF=pf,
+    )
 
 
 def _heap_offsets(bound: np.ndarray, cap: int) -> np.ndarray:
@@ -446,100 +451,116 @@ def _heap_offsets(bound: np.ndarray, cap: int) -> np.ndarray:
     return off
 
 
-def _grow(Z: list, S: np.ndarray, F: int, ubound: np.ndarray, lbound: np.ndarray, need: int) -> None:
-    """Enlarge the frame ring (and the ready heaps sized by it) to hold ``need`` frames."""
-    cap = int(S[S_CAP])
+def _ring(Z: dict, cap: int, F: int, ubound: np.ndarray, lbound: np.ndarray) -> None:
+    """Allocate the frame ring and the ready heaps it bounds, for ``cap`` frames in flight."""
+    Z["st"] = np.zeros(cap * F, dtype=np.int32)
+    Z["left"], Z["work"], Z["lev"] = (np.zeros(cap, dtype=np.int64) for _ in range(3))
+    Z["relt"] = np.zeros(cap)
+    for h, off, bound in (("uq", "uq_off", ubound), ("lq", "lq_off", lbound)):
+        Z[off] = _heap_offsets(bound, cap)
+        Z[h] = np.zeros(max(1, int(Z[off][-1])), dtype=np.int64)
+
+
+def _grow(Z: dict, S: np.ndarray, F: int, ubound: np.ndarray, lbound: np.ndarray) -> None:
+    """Enlarge the frame ring (and the ready heaps sized by it) to hold S[S_NEED] frames."""
+    cap, need = int(S[S_CAP]), int(S[S_NEED])
     new = cap
     while new < need:
         new *= 2
+    old = dict(Z)
+    _ring(Z, new, F, ubound, lbound)
     live = np.arange(int(S[S_OLDEST]), int(S[S_NEXT]), dtype=np.int64)
-    old_slot, new_slot = live % cap, live % new
-    st = np.zeros(new * F, dtype=np.int32)
-    st.reshape(new, F)[new_slot] = Z[15].reshape(cap, F)[old_slot]
-    Z[15] = st
-    for k in (16, 17, 18):
-        arr = np.zeros(new, dtype=Z[k].dtype)
-        arr[new_slot] = Z[k][old_slot]
-        Z[k] = arr
-    for hk, ok, nk, bound in ((9, 10, 11, ubound), (12, 13, 14, lbound)):
-        off = _heap_offsets(bound, new)
-        h = np.zeros(max(1, int(off[-1])), dtype=np.int64)
-        for r in range(len(bound)):
-            n = int(Z[nk][r])
-            h[off[r]:off[r] + n] = Z[hk][Z[ok][r]:Z[ok][r] + n]
-        Z[hk], Z[ok] = h, off
+    a, b = live % cap, live % new
+    Z["st"].reshape(new, F)[b] = old["st"].reshape(cap, F)[a]
+    for k in RING:
+        Z[k][b] = old[k][a]
+    for h, off, n in (("uq", "uq_off", "uq_n"), ("lq", "lq_off", "lq_n")):
+        for r, size in enumerate(Z[n]):  # heap contents keep their order at the new offset
+            Z[h][Z[off][r]:Z[off][r] + size] = old[h][old[off][r]:old[off][r] + size]
     S[S_CAP] = new
 
 
+def _hist(counts: np.ndarray, total: np.ndarray, n: np.ndarray) -> LatencyHistogram:
+    h = LatencyHistogram(counts.shape[0])
+    h.counts, h.total, h.n = counts, total, n
+    return h
+
+
 def simulate_fast(plan: SimPlan, frames: int, rate: float | None = None, window: int | None = None,
-                  record: bool = False, progress: Callable[[int], None] | None = None) -> SimResult:
-    """Asynchronous dataflow, compiled: the same results as ``simulate_dataflow``, much faster."""
-    G = _static(plan, rate)
-    nu, nl, no = plan.n_units, len(plan.link_names), plan.n_outputs
-    trips = G[2]
+                  record: bool = False, progress: Callable[[int], None] | None = None,
+                  levels: np.ndarray | None = None) -> SimResult:
+    """Asynchronous dataflow, compiled: the results of ``simulate_dataflow``, event for event.
+
+    ``levels[f] = k - 1`` makes frame f exit early after output m_k (anytime prediction).
+    """
+    if levels is not None:
+        levels = np.asarray(levels)
+        if len(levels) < frames or np.any((levels < 0) | (levels >= plan.n_outputs)):
+            raise ValueError(f"levels must give an output index 0..{plan.n_outputs - 1} for each of {frames} frames")
+    G = _static(plan, rate, levels)
+    nu, nl, no, nn = plan.n_units, len(plan.link_names), plan.n_outputs, plan.n_nodes
+    trips = G["trips"]
     F = int(trips.sum())
-    mt = int(trips.max(initial=1))
     ne = len(plan.e_src)
     win = None if rate else int(window or plan.window)
-    P = np.array([nu, nl, no, F, mt, plan.n_nodes, max(ne, 1), frames, win or 0, 1 if rate else 0,
-                  1 if record else 0], dtype=np.int64)
-    # Ready-heap bounds per frame: firings per unit, requests per link.
-    ubound = np.bincount(G[0], weights=trips, minlength=nu).astype(np.int64)
+    P = np.array([nu, nl, no, F, int(trips.max(initial=1)), nn, max(ne, 1), frames, win or 0, 1 if rate else 0,
+                  1 if record else 0, 0 if levels is None else 1], dtype=np.int64)
+    # Ready-heap bounds per frame in flight: firings per unit, requests per link.
+    ubound = np.bincount(G["unit_of"], weights=trips, minlength=nu).astype(np.int64)
     lbound = np.zeros(nl, dtype=np.int64)
     for e in range(ne):
         if plan.e_link[e] != SAME_UNIT:
             s = int(plan.e_src[e])
             lbound[plan.e_link[e]] += 1 if s == SOURCE else int(trips[s])
-    cap = max(4, 2 * win + 2) if win else 64
+    cap = 2 * win + 2 if win else 64
     R = nu + nl
-    uoff, loff = _heap_offsets(ubound, cap), _heap_offsets(lbound, cap)
-    Z = [
-        np.zeros(R + 1), np.zeros(R + 1, dtype=np.int64), np.zeros(R + 1, dtype=np.int64),  # event heap
-        np.zeros(R, dtype=np.int64), np.zeros(R, dtype=np.int64), np.zeros(R, dtype=np.int64),  # payloads
-        np.ones(R, dtype=np.bool_), np.zeros(R, dtype=np.bool_), np.zeros(max(R, 1), dtype=np.int64),
-        np.zeros(max(1, int(uoff[-1])), dtype=np.int64), uoff, np.zeros(nu, dtype=np.int64),
-        np.zeros(max(1, int(loff[-1])), dtype=np.int64), loff, np.zeros(nl, dtype=np.int64),
-        np.zeros(cap * F, dtype=np.int32), np.zeros(cap, dtype=np.int64), np.zeros(cap, dtype=np.int64),
-        np.zeros(cap),
-        np.zeros((no, N_BINS), dtype=np.int64), np.zeros(no), np.zeros(no, dtype=np.int64),
-        np.zeros((no, N_BINS), dtype=np.int64), np.zeros(no), np.zeros(no, dtype=np.int64),
-        np.full(no, np.nan), np.zeros(nu), np.zeros(plan.n_nodes), np.zeros(nl), np.zeros(nl),
-        np.zeros(frames) if record else np.zeros(1), np.full((frames, no), np.nan) if record else np.zeros((1, no)),
-        np.array([0.0, np.inf, -np.inf, np.inf, -np.inf, 0.0, 0.0, 0.0, 0.0, 0.0]),
-    ]
+    Z: dict[str, np.ndarray] = dict(
+        ev_t=np.zeros(R + 1), ev_s=np.zeros(R + 1, dtype=np.int64), ev_r=np.zeros(R + 1, dtype=np.int64),
+        cur_a=np.zeros(R, dtype=np.int64), cur_f=np.zeros(R, dtype=np.int64), cur_i=np.zeros(R, dtype=np.int64),
+        idle=np.ones(R, dtype=np.bool_), pending=np.zeros(R, dtype=np.bool_), dq=np.zeros(R, dtype=np.int64),
+        uq_n=np.zeros(nu, dtype=np.int64), lq_n=np.zeros(nl, dtype=np.int64),
+        first=np.full(no, np.nan), unit_busy=np.zeros(nu), node_busy=np.zeros(nn), link_busy=np.zeros(nl),
+        link_bytes=np.zeros(nl), rel=np.zeros(frames if record else 1),
+        done=np.full((frames, no), np.nan) if record else np.zeros((1, no)),
+        T=np.array([0.0, np.inf, -np.inf, np.inf, -np.inf, 0.0, 0.0, 0.0, 0.0, 0.0]),
+    )
+    for name, k in (("hist", no), ("hall", no), ("xhist", 1), ("xall", 1)):
+        Z[name] = np.zeros((k, N_BINS), dtype=np.int64)
+        Z[name + "_tot"] = np.zeros(k)
+        Z[name + "_n"] = np.zeros(k, dtype=np.int64)
+    _ring(Z, cap, F, ubound, lbound)
     S = np.zeros(14, dtype=np.int64)
     S[S_CAP] = cap
-    # The source starts at time 0 (SimPy's Initialize event); nothing else is scheduled yet.
-    Z[0][0], Z[1][0], Z[2][0] = 0.0, 0, R
+    # The source starts at time 0 (SimPy's Initialize event): the one event scheduled so far.
+    Z["ev_r"][0] = R
     S[S_EVN], S[S_SEQ] = 1, 1
-    step = max(1, frames // 100) if progress is not None else frames + 1
+    Gt = tuple(G[k] for k in G_NAMES)
+    step = max(1, frames // 100)
     reported = 0
     while True:
         stop = int(S[S_FINISHED]) + step if progress is not None else frames + 1
-        code = _run(P, S, G, tuple(Z), stop)
+        code = _run(P, S, Gt, tuple(Z[k] for k in Z_NAMES), stop)
         if code == GROW:
-            _grow(Z, S, F, ubound, lbound, int(S[S_NEED]))
+            _grow(Z, S, F, ubound, lbound)
             continue
         if progress is not None and int(S[S_FINISHED]) != reported:
             reported = int(S[S_FINISHED])
             progress(reported)
         if code == DONE:
             break
-    T = Z[32]
-    hist_all = LatencyHistogram(no)
-    hist_all.counts, hist_all.total, hist_all.n = Z[22], Z[23], Z[24]
-    hist = LatencyHistogram(no)
-    hist.counts, hist.total, hist.n = Z[19], Z[20], Z[21]
+    T = Z["T"]
     warmup, n_steady = int(S[S_WARMUP]), int(S[S_NSTEADY])
+    hist, exit_hist = _hist(Z["hist"], Z["hist_tot"], Z["hist_n"]), _hist(Z["xhist"], Z["xhist_tot"], Z["xhist_n"])
     t_first, t_last = float(T[T_FIRST]), float(T[T_LAST])
     if n_steady < 2:  # too few frames for a steady state: use them all (as the SimPy engine)
-        warmup, n_steady, hist = 0, int(S[S_FINISHED]), hist_all
+        warmup, n_steady = 0, int(S[S_FINISHED])
+        hist, exit_hist = _hist(Z["hall"], Z["hall_tot"], Z["hall_n"]), _hist(Z["xall"], Z["xall_tot"], Z["xall_n"])
         t_first, t_last = float(T[T_ALL_FIRST]), float(T[T_ALL_LAST])
     return SimResult(
-        frames=frames, warmup=warmup, first_latency=Z[25], hist=hist, t_first=t_first, t_last=t_last,
-        n_steady=n_steady, end_time=float(T[T_NOW]), unit_busy=Z[26], node_busy=Z[27], link_busy=Z[28],
-        link_bytes=Z[29], local_bytes=float(T[T_LOCAL]), offchip_bytes=float(T[T_OFFCHIP]),
-        energy_compute_j=float(T[T_ECOMP]), energy_conversion_j=float(T[T_ECONV]),
-        energy_movement_j=float(T[T_EMOVE]), firings=int(S[S_FIRINGS]),
-        release=Z[30] if record else None, done=Z[31] if record else None, trace=[],
+        frames=frames, warmup=warmup, first_latency=Z["first"], hist=hist, exit_hist=exit_hist, t_first=t_first,
+        t_last=t_last, n_steady=n_steady, end_time=float(T[T_NOW]), unit_busy=Z["unit_busy"],
+        node_busy=Z["node_busy"], link_busy=Z["link_busy"], link_bytes=Z["link_bytes"],
+        local_bytes=float(T[T_LOCAL]), offchip_bytes=float(T[T_OFFCHIP]), energy_compute_j=float(T[T_ECOMP]),
+        energy_conversion_j=float(T[T_ECONV]), energy_movement_j=float(T[T_EMOVE]), firings=int(S[S_FIRINGS]),
+        release=Z["rel"] if record else None, done=Z["done"] if record else None, trace=[],
     )

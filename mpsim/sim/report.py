@@ -30,6 +30,16 @@ def _clean(x: Any) -> Any:
     return x
 
 
+def traffic_per_frame(plan: SimPlan, r: SimResult) -> dict[str, float]:
+    """Bytes moved per frame, by link class."""
+    per_class = {c: 0.0 for c in LINK_CLASSES}
+    for link, nbytes in enumerate(r.link_bytes):
+        per_class[LINK_CLASSES[int(plan.link_class[link])]] += float(nbytes)
+    per_class["on_tile"] += r.local_bytes
+    per_class["offchip"] += r.offchip_bytes
+    return {c: v / max(1, r.frames) for c, v in per_class.items()}
+
+
 def memory_section(pl: Placement, p: Profile) -> dict[str, Any]:
     return {
         "required_bytes": pl.required_bytes,
@@ -66,12 +76,7 @@ def build_report(g: Graph, p: Profile, pl: Placement, plan: SimPlan | None, r: S
         return rep
     frames = max(1, r.frames)
     thr = r.throughput_fps
-    per_class = {c: 0.0 for c in LINK_CLASSES}
-    for link, nbytes in enumerate(r.link_bytes):
-        per_class[LINK_CLASSES[int(plan.link_class[link])]] += float(nbytes)
-    per_class["on_tile"] += r.local_bytes
-    per_class["offchip"] += r.offchip_bytes
-    per_frame = {c: v / frames for c, v in per_class.items()}
+    per_frame = traffic_per_frame(plan, r)
     span = max(r.end_time, 1e-30)
     link_util = r.link_busy / span
     busiest = int(np.argmax(link_util)) if len(link_util) else None

@@ -15,6 +15,7 @@ class SimResult:
     warmup: int  # frames excluded from steady-state figures (pipeline fill)
     first_latency: np.ndarray  # [outputs] latency of frame 0 (empty machine)
     hist: LatencyHistogram  # steady-state latencies per output
+    exit_hist: LatencyHistogram  # steady-state latency of each frame's last output (its exit)
     t_first: float  # completion of the first steady frame's last output
     t_last: float  # completion of the last frame's last output
     n_steady: int

@@ -94,6 +94,7 @@ class _Run:
         self.release_t: dict[int, float] = {}
         self.hist = LatencyHistogram(no)
         self.hist_all = LatencyHistogram(no)
+        self.exit_hist, self.exit_all = LatencyHistogram(1), LatencyHistogram(1)
         self.first = np.full(no, np.nan)
         self.unit_busy = np.zeros(nu)
         self.node_busy = np.zeros(plan.n_nodes)
@@ -257,6 +258,9 @@ class _Run:
 
     def outputs_complete(self, f: int, now: float, steady: bool) -> None:
         """Frame f's last output is out: the point throughput is measured at."""
+        self.exit_all.add(0, now - self.release_t[f])
+        if steady:
+            self.exit_hist.add(0, now - self.release_t[f])
         if f == 0:
             self.frame0_done = now
         self.all_first, self.all_last = min(self.all_first, now), max(self.all_last, now)
@@ -280,9 +284,11 @@ class _Run:
         self.env.run()
         if self.n_steady < 2:  # too few frames for a steady state: use them all
             self.warmup, self.n_steady, self.hist = 0, self.finished, self.hist_all
+            self.exit_hist = self.exit_all
             self.t_first, self.t_last = self.all_first, self.all_last
         return SimResult(
             frames=self.frames, warmup=self.warmup, first_latency=self.first, hist=self.hist,
+            exit_hist=self.exit_hist,
             t_first=float(self.t_first), t_last=float(self.t_last), n_steady=self.n_steady,
             end_time=float(self.env.now), unit_busy=self.unit_busy, node_busy=self.node_busy,
             link_busy=self.link_busy, link_bytes=self.link_bytes, local_bytes=self.local,

@@ -60,6 +60,7 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
     rel_t: dict[int, float] = {}
     ready: list[list] = [[] for _ in range(plan.n_units)]  # per unit heap of (f, i, n)
     hist, hist_all = LatencyHistogram(n_out), LatencyHistogram(n_out)
+    exit_hist, exit_all = LatencyHistogram(1), LatencyHistogram(1)
     first = np.full(n_out, np.nan)
     unit_busy, node_busy = np.zeros(plan.n_units), np.zeros(plan.n_nodes)
     link_busy, link_bytes = np.zeros(len(plan.link_names)), np.zeros(len(plan.link_names))
@@ -90,6 +91,9 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
             hist.add(k, lat)
         left[f] -= 1
         if left[f] == 0:
+            exit_all.add(0, lat)
+            if steady:
+                exit_hist.add(0, lat)
             if f == 0:
                 counters["frame0"] = t
             span["all_first"], span["all_last"] = min(span["all_first"], t), max(span["all_last"], t)
@@ -197,10 +201,10 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
     warm = counters["warm"]
     t_first, t_last = span["first"], span["last"]
     if steady < 2:
-        hist, warm, steady = hist_all, 0, counters["finished"]
+        hist, warm, steady, exit_hist = hist_all, 0, counters["finished"], exit_all
         t_first, t_last = span["all_first"], span["all_last"]
     return SimResult(
-        frames=frames, warmup=warm, first_latency=first, hist=hist, t_first=float(t_first),
+        frames=frames, warmup=warm, first_latency=first, hist=hist, exit_hist=exit_hist, t_first=float(t_first),
         t_last=float(t_last), n_steady=steady, end_time=float(env.now), unit_busy=unit_busy,
         node_busy=node_busy, link_busy=link_busy, link_bytes=link_bytes, local_bytes=acc["local"],
         offchip_bytes=acc["off"], energy_compute_j=acc["ec"], energy_conversion_j=acc["ev"],

@@ -1,0 +1,1 @@
+"""Anytime prediction on simulated hardware: exit policies, their accuracy and their price."""
