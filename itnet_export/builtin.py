@@ -10,7 +10,7 @@ from mpsim.ir.serialize import save_graph
 from mpsim.models import MODEL_DIR
 
 BUILTIN_PRESETS = ("itnet-cityscapes", "itnet-camvid-shared", "itnet-camvid-independent", "itnet-tiny",
-                   "itnet-tiny-independent")
+                   "itnet-tiny-independent", "espnet-camvid", "espnet-cityscapes")
 
 
 def builtin_graph(preset: str):

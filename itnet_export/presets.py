@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
+from itnet_export.espnet import ESPNet, ESPNetConfig
 from itnet_export.itnet import ItNet, ItNetConfig
 from mpsim.errors import MpsimError
 
@@ -25,6 +26,13 @@ ITNET_PRESETS: dict[str, ItNetConfig] = {
     "itnet-tiny-independent": ItNetConfig(
         width=12, scales=2, iterations=4, shared=False, num_classes=11, input_size=(64, 64)
     ),
+}
+
+
+# The conventional efficient baseline (no weight sharing, one output).
+ESPNET_PRESETS: dict[str, ESPNetConfig] = {
+    "espnet-camvid": ESPNetConfig(**CAMVID),
+    "espnet-cityscapes": ESPNetConfig(**CITYSCAPES),
 }
 
 
@@ -43,12 +51,17 @@ def _itnet_preset(name: str, cfg: ItNetConfig) -> Preset:
 
 
 def preset_names() -> list[str]:
-    return sorted(ITNET_PRESETS)
+    return sorted([*ITNET_PRESETS, *ESPNET_PRESETS])
 
 
 def get_preset(name: str) -> Preset:
     if name in ITNET_PRESETS:
         return _itnet_preset(name, ITNET_PRESETS[name])
+    if name in ESPNET_PRESETS:
+        cfg = ESPNET_PRESETS[name]
+        h, w = cfg.input_size
+        meta = {"preset": name, "family": "espnet", "config": cfg.to_dict()}
+        return Preset(name, lambda: ESPNet(cfg), (1, cfg.in_channels, h, w), meta)
     raise MpsimError(f"unknown preset '{name}' (known: {', '.join(preset_names())})")
 
 

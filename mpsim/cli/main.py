@@ -20,6 +20,7 @@ COMMANDS = [
     "mpsim.cli.cmd_profiles",
     "mpsim.cli.cmd_run",
     "mpsim.cli.cmd_anytime",
+    "mpsim.cli.cmd_sweep",
     "mpsim.cli.cmd_train",
     "mpsim.cli.cmd_grid",
 ]
