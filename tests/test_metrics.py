@@ -139,7 +139,7 @@ def test_loop_metrics_by_hand():
 
 
 def test_state_bytes_counts_every_carried_tensor_and_dtype():
-    """Two carried states (float32 (1,2,4,4) and a float16 copy path): 128 + 64 bytes."""
+    """Two carried states, a float32 (1,2,4,4) conv chain and a float16 (1,2,4,4) sum: 128 + 64 bytes."""
     b = GraphBuilder("two-states")
     x = b.input("x", (1, 2, 4, 4))
     a = conv(b, x, "a.w", (2, 2, 1, 1))

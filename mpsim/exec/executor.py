@@ -24,9 +24,11 @@ Numerics hook: ``numerics`` is an optional object with
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+import numba
 import numpy as np
 
 from mpsim.errors import MpsimError
@@ -36,8 +38,32 @@ from mpsim.ir.graph import Graph, Loop, Node, split_iter_name
 from mpsim.ir.ops import OPS
 
 F32 = np.float32
+SERIAL_WORK = 1 << 17  # steps below this many multiply-adds/elements run on the calling thread
 _DUMMY = np.zeros((1, 1), F32)
 _INF = math.inf
+
+
+_BLAS_CONTROLLER: Any = False  # not looked up yet
+
+
+def blas_single_thread():
+    """A context that keeps the BLAS library to one thread while the executor runs.
+
+    The numba kernels run on numba's thread pool; a multi-threaded BLAS keeps its own workers
+    spinning after each product, and the two pools then fight over the cores (several times
+    slower on a 2-core machine).  Matrix products therefore run single-threaded, between the
+    parallel numba kernels.  Uses threadpoolctl when it is installed; a no-op otherwise."""
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is False:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER = ThreadpoolController()
+        except Exception:  # not installed, or no BLAS found: run as is
+            _BLAS_CONTROLLER = None
+    if _BLAS_CONTROLLER is None:
+        return nullcontext()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 class Float32Numerics:
@@ -100,6 +126,7 @@ class _Step:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     fn: Fn
+    serial: bool = False  # too little work to wake numba's other threads for
 
 
 @dataclass
@@ -137,6 +164,7 @@ class Executor:
         self._weights = weights
         self._wcache: dict[tuple[str, str, int], np.ndarray] = {}
         self._schedules: dict[int, _Schedule] = {}
+        self._threads = 1
         unknown = sorted({n.op for n in graph.nodes if n.op not in _FACTORIES})
         if unknown:
             raise MpsimError(f"graph '{graph.name}': the executor has no kernel for op(s) {', '.join(unknown)}")
@@ -235,10 +263,30 @@ class Executor:
                 steps.append(absorbed[n.name])
             else:
                 steps.append(_Step((n,), n.inputs, n.outputs, _FACTORIES[n.op](self, n)))
-        if self._hook:
-            for s in steps:
+        for s in steps:
+            s.serial = self._work(s) < SERIAL_WORK
+            if self._hook:
                 s.fn = self._with_numerics(s)
         return steps
+
+    def _work(self, step: _Step) -> int:
+        n = sum(self.graph.tensors[t].numel for t in step.outputs)
+        head = step.nodes[0]
+        if head.op == "conv2d":
+            _, cpg, kh, kw = self.graph.param_shape(head.params["weight"])
+            n *= kh * kw * (cpg if int(head.attrs["groups"]) > 1 else 1)
+        return n
+
+    def _call(self, step: _Step, args: list, it: int) -> list:
+        """Run a step; small ones with numba limited to this thread: waking the pool costs more
+        than they do, and far more when other processes hold the cores."""
+        if step.serial and self._threads > 1:
+            numba.set_num_threads(1)
+            try:
+                return step.fn(args, it)
+            finally:
+                numba.set_num_threads(self._threads)
+        return step.fn(args, it)
 
     def _with_numerics(self, step: _Step) -> Fn:
         inner, node, names, hook = step.fn, step.nodes[-1], step.outputs, self.numerics
@@ -379,6 +427,11 @@ class Executor:
         by default) as soon as each is computed."""
         sched = self._schedule(self._n_outputs(iterations))
         env = self._inputs(x)
+        self._threads = numba.get_num_threads()
+        with blas_single_thread():
+            yield from self._execute(sched, env)
+
+    def _execute(self, sched: _Schedule, env: dict) -> Iterator[tuple[int, np.ndarray]]:
         wanted = sched.wanted
         for t in [t for t in wanted if t in env]:
             for idx in wanted[t]:
@@ -386,7 +439,7 @@ class Executor:
         for kind, data, drops in sched.items:
             if kind == "step":
                 step: _Step = data
-                outs = step.fn([env[t] for t in step.inputs], 0)
+                outs = self._call(step, [env[t] for t in step.inputs], 0)
                 for t, v in zip(step.outputs, outs):
                     env[t] = v
                     if t in wanted:
@@ -406,7 +459,7 @@ class Executor:
         for i, ip in enumerate(iters):
             for step, dead in ip.steps:
                 args = [body[t] if t in body else env[t] for t in step.inputs]
-                outs = step.fn(args, i)
+                outs = self._call(step, args, i)
                 for t, v in zip(step.outputs, outs):
                     body[t] = v
                     name = f"{t}@{i}"

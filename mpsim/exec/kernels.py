@@ -52,6 +52,11 @@ def _act(v, act, lo, hi):
 
 
 # Epilogues and elementwise ops -----------------------------------------------------------------
+# Inner loops run over slices with ``range(n)`` from 0: with a possibly negative index numba
+# adds wrap-around code that stops LLVM from vectorising the loop.
+
+_BLOCK = 16384  # elements per parallel chunk of the flat elementwise kernels
+
 
 @njit(parallel=True, cache=True)
 def epilogue_rows(out, bias, act, lo, hi, res, has_res):
@@ -61,26 +66,28 @@ def epilogue_rows(out, bias, act, lo, hi, res, has_res):
     R, P = out.shape
     for r in prange(R):
         b = bias[r]
+        o = out[r]
         if act == ACT_NONE and not has_res:
             for p in range(P):
-                out[r, p] = out[r, p] + b
+                o[p] = o[p] + b
         elif act == ACT_CLAMP and not has_res:
             for p in range(P):
-                v = out[r, p] + b
+                v = o[p] + b
                 if v < lo32:
                     v = lo32
                 if v > hi32:
                     v = hi32
-                out[r, p] = v
+                o[p] = v
         elif act == ACT_NONE:
+            rr = res[r]
             for p in range(P):
-                out[r, p] = res[r, p] + (out[r, p] + b)
+                o[p] = rr[p] + (o[p] + b)
         else:
             for p in range(P):
-                v = _act(out[r, p] + b, act, lo32, hi32)
+                v = _act(o[p] + b, act, lo32, hi32)
                 if has_res:
                     v = res[r, p] + v
-                out[r, p] = v
+                o[p] = v
 
 
 @njit(parallel=True, cache=True)
@@ -88,8 +95,9 @@ def bias_cols(out, bias):
     """In place on ``out`` (M, N): add ``bias[n]`` to every row (linear layers)."""
     M, N = out.shape
     for m in prange(M):
+        o = out[m]
         for n in range(N):
-            out[m, n] = out[m, n] + bias[n]
+            o[n] = o[n] + bias[n]
 
 
 @njit(parallel=True, cache=True)
@@ -99,17 +107,23 @@ def unary(x, act, lo, hi):
     hi32 = np.float32(hi)
     n = x.size
     out = np.empty(n, np.float32)
-    if act == ACT_CLAMP:
-        for i in prange(n):
-            v = x[i]
-            if v < lo32:
-                v = lo32
-            if v > hi32:
-                v = hi32
-            out[i] = v
-    else:
-        for i in prange(n):
-            out[i] = _act(x[i], act, lo32, hi32)
+    nb = (n + _BLOCK - 1) // _BLOCK
+    for k in prange(nb):
+        s = k * _BLOCK
+        e = min(s + _BLOCK, n)
+        xs = x[s:e]
+        os = out[s:e]
+        if act == ACT_CLAMP:
+            for i in range(e - s):
+                v = xs[i]
+                if v < lo32:
+                    v = lo32
+                if v > hi32:
+                    v = hi32
+                os[i] = v
+        else:
+            for i in range(e - s):
+                os[i] = _act(xs[i], act, lo32, hi32)
     return out
 
 
@@ -123,9 +137,10 @@ def channel_affine(x, scale, shift, P):
         c = r % C
         s = scale[c if scale.size > 1 else 0]
         t = shift[c if shift.size > 1 else 0]
-        base = r * P
+        xs = x[r * P:(r + 1) * P]
+        os = out[r * P:(r + 1) * P]
         for p in range(P):
-            out[base + p] = x[base + p] * s + t
+            os[p] = xs[p] * s + t
     return out
 
 
@@ -136,10 +151,11 @@ def prelu(x, weight, C, P):
     out = np.empty(x.size, np.float32)
     for r in prange(rows):
         a = weight[(r % C) if weight.size > 1 else 0]
-        base = r * P
+        xs = x[r * P:(r + 1) * P]
+        os = out[r * P:(r + 1) * P]
         for p in range(P):
-            v = x[base + p]
-            out[base + p] = v if v > _F0 else a * v
+            v = xs[p]
+            os[p] = v if v > _F0 else a * v
     return out
 
 
@@ -148,12 +164,19 @@ def binary_same(a, b, op):
     """``a + b`` (op 0) or ``a * b`` (op 1) of two flat arrays of equal size."""
     n = a.size
     out = np.empty(n, np.float32)
-    if op == 0:
-        for i in prange(n):
-            out[i] = a[i] + b[i]
-    else:
-        for i in prange(n):
-            out[i] = a[i] * b[i]
+    nb = (n + _BLOCK - 1) // _BLOCK
+    for k in prange(nb):
+        s = k * _BLOCK
+        e = min(s + _BLOCK, n)
+        aa = a[s:e]
+        bb = b[s:e]
+        os = out[s:e]
+        if op == 0:
+            for i in range(e - s):
+                os[i] = aa[i] + bb[i]
+        else:
+            for i in range(e - s):
+                os[i] = aa[i] * bb[i]
     return out
 
 
@@ -163,16 +186,19 @@ def binary_bcast4(a, b, op):
     on broadcast axes)."""
     D0, D1, D2, D3 = a.shape
     out = np.empty((D0, D1, D2, D3), np.float32)
-    for t in prange(D0 * D1):
-        i = t // D1
-        j = t % D1
-        for k in range(D2):
-            if op == 0:
-                for m in range(D3):
-                    out[i, j, k, m] = a[i, j, k, m] + b[i, j, k, m]
-            else:
-                for m in range(D3):
-                    out[i, j, k, m] = a[i, j, k, m] * b[i, j, k, m]
+    for t in prange(D0 * D1 * D2):
+        i = t // (D1 * D2)
+        j = (t // D2) % D1
+        k = t % D2
+        ar = a[i, j, k]
+        br = b[i, j, k]
+        orow = out[i, j, k]
+        if op == 0:
+            for m in range(D3):
+                orow[m] = ar[m] + br[m]
+        else:
+            for m in range(D3):
+                orow[m] = ar[m] * br[m]
     return out
 
 
@@ -182,12 +208,18 @@ def scalar_op(x, s, op):
     s32 = np.float32(s)
     n = x.size
     out = np.empty(n, np.float32)
-    if op == 0:
-        for i in prange(n):
-            out[i] = x[i] + s32
-    else:
-        for i in prange(n):
-            out[i] = x[i] * s32
+    nb = (n + _BLOCK - 1) // _BLOCK
+    for k in prange(nb):
+        st = k * _BLOCK
+        e = min(st + _BLOCK, n)
+        xs = x[st:e]
+        os = out[st:e]
+        if op == 0:
+            for i in range(e - st):
+                os[i] = xs[i] + s32
+        else:
+            for i in range(e - st):
+                os[i] = xs[i] * s32
     return out
 
 
@@ -223,24 +255,26 @@ def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
         i = k // kw
         j = k % kw
         xoff = j * dw - pw
-        x0, x1 = _valid_range(ow, sw, xoff, W)
+        q0, q1 = _valid_range(ow, sw, xoff, W)
+        L = q1 - q0
+        cr = col[r]
         for y in range(oh):
             iy = y * sh - ph + i * dh
-            base = y * ow
+            row = cr[y * ow:(y + 1) * ow]
             if iy < 0 or iy >= H:
-                for q in range(ow):
-                    col[r, base + q] = _F0
+                row[:] = _F0
                 continue
-            for q in range(x0):
-                col[r, base + q] = _F0
+            row[:q0] = _F0
+            row[q1:] = _F0
+            dst = row[q0:q1]
             if sw == 1:
-                for q in range(x0, x1):
-                    col[r, base + q] = x[c, iy, q + xoff]
-            else:
-                for q in range(x0, x1):
-                    col[r, base + q] = x[c, iy, q * sw + xoff]
-            for q in range(x1, ow):
-                col[r, base + q] = _F0
+                src1 = x[c, iy, q0 + xoff:q1 + xoff]
+                for q in range(L):
+                    dst[q] = src1[q]
+            elif L > 0:
+                srcs = x[c, iy, q0 * sw + xoff:(q1 - 1) * sw + xoff + 1:sw]
+                for q in range(L):
+                    dst[q] = srcs[q]
     return col
 
 
@@ -251,8 +285,10 @@ def subsample(x, sh, sw, oh, ow):
     out = np.empty((C, oh, ow), np.float32)
     for c in range(C):
         for y in range(oh):
+            src = x[c, y * sh, 0:(ow - 1) * sw + 1:sw]
+            dst = out[c, y]
             for q in range(ow):
-                out[c, y, q] = x[c, y * sh, q * sw]
+                dst[q] = src[q]
     return out
 
 
@@ -275,29 +311,34 @@ def conv_direct(x, w, bias, sh, sw, ph, pw, dh, dw, groups, oh, ow, act, lo, hi)
         o = out[n, co]
         b = bias[co]
         for y in range(oh):
-            for q in range(ow):
-                o[y, q] = b
+            o[y, :] = b
         for cg in range(cpg):
-            ci = g * cpg + cg
-            xp = x[n, ci]
+            xp = x[n, g * cpg + cg]
             for i in range(kh):
                 y0, y1 = _valid_range(oh, sh, i * dh - ph, H)
                 for j in range(kw):
                     wv = w[co, cg, i, j]
                     xoff = j * dw - pw
                     q0, q1 = _valid_range(ow, sw, xoff, W)
+                    L = q1 - q0
+                    if L <= 0:
+                        continue
                     for y in range(y0, y1):
                         iy = y * sh + i * dh - ph
+                        dst = o[y, q0:q1]
                         if sw == 1:
-                            for q in range(q0, q1):
-                                o[y, q] += wv * xp[iy, q + xoff]
+                            src1 = xp[iy, q0 + xoff:q1 + xoff]
+                            for q in range(L):
+                                dst[q] += wv * src1[q]
                         else:
-                            for q in range(q0, q1):
-                                o[y, q] += wv * xp[iy, q * sw + xoff]
+                            srcs = xp[iy, q0 * sw + xoff:(q1 - 1) * sw + xoff + 1:sw]
+                            for q in range(L):
+                                dst[q] += wv * srcs[q]
         if act != ACT_NONE:
             for y in range(oh):
+                orow = o[y]
                 for q in range(ow):
-                    o[y, q] = _act(o[y, q], act, lo32, hi32)
+                    orow[q] = _act(orow[q], act, lo32, hi32)
     return out
 
 
@@ -392,27 +433,30 @@ def adaptive_avg_pool2d(x, oh, ow):
 
 @njit(parallel=True, cache=True)
 def bilinear(x, h0, h1, lh0, lh1, w0, w1, lw0, lw1):
-    """Separable bilinear interpolation with precomputed source indices and weights per output
-    row (h*) and column (w*); PyTorch's order: ``(a*lw0 + b*lw1)*lh0 + (c*lw0 + d*lw1)*lh1``."""
+    """Bilinear interpolation with precomputed source indices and weights per output row (h*)
+    and column (w*), in PyTorch's order ``(a*lw0 + b*lw1)*lh0 + (c*lw0 + d*lw1)*lh1``: the
+    horizontal pass is computed once per source row, then rows are blended."""
     N, C, H, W = x.shape
     oh = h0.size
     ow = w0.size
     out = np.empty((N, C, oh, ow), np.float32)
-    for t in prange(N * C * oh):
-        y = t % oh
-        p = t // oh
-        n = p // C
-        c = p % C
-        r0 = x[n, c, h0[y]]
-        r1 = x[n, c, h1[y]]
-        a0 = lh0[y]
-        a1 = lh1[y]
-        for q in range(ow):
-            i0 = w0[q]
-            i1 = w1[q]
-            b0 = lw0[q]
-            b1 = lw1[q]
-            out[n, c, y, q] = (r0[i0] * b0 + r0[i1] * b1) * a0 + (r1[i0] * b0 + r1[i1] * b1) * a1
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        tmp = np.empty((H, ow), np.float32)
+        for h in range(H):
+            xr = x[n, c, h]
+            tr = tmp[h]
+            for q in range(ow):
+                tr[q] = xr[w0[q]] * lw0[q] + xr[w1[q]] * lw1[q]
+        for y in range(oh):
+            r0 = tmp[h0[y]]
+            r1 = tmp[h1[y]]
+            a0 = lh0[y]
+            a1 = lh1[y]
+            orow = out[n, c, y]
+            for q in range(ow):
+                orow[q] = r0[q] * a0 + r1[q] * a1
     return out
 
 

@@ -36,7 +36,7 @@ from mpsim.sim.result import SimResult
 from mpsim.sim.stats import BIN_GROWTH, BIN_LO, N_BINS, LatencyHistogram
 
 # Integer parameters P[...]
-(P_NU, P_NL, P_NO, P_F, P_MT, P_NN, P_NE, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD, P_LEVELS) = range(12)
+(P_NU, P_NL, P_NO, P_F, P_BT, P_NN, P_BN, P_BE, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD, P_LEVELS) = range(13)
 # Integer state S[...]
 (S_EVN, S_SEQ, S_NEXT, S_FINISHED, S_OLDEST, S_WARMUP, S_F0DONE, S_NSTEADY, S_WAITING, S_FIRINGS,
  S_DQH, S_DQN, S_CAP, S_NEED) = range(14)
@@ -60,7 +60,7 @@ RING = ("left", "work", "relt", "lev")  # per-frame slots besides st
 
 # Heaps ---------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _ev_push(ev_t, ev_s, ev_r, n, time, seq, rid):
     """Push (time, seq, rid) onto the event heap of size n; return the new size."""
     j = n
@@ -78,7 +78,7 @@ def _ev_push(ev_t, ev_s, ev_r, n, time, seq, rid):
     return n + 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _ev_pop(ev_t, ev_s, ev_r, n):
     """Remove the root of the event heap of size n; return the new size."""
     n -= 1
@@ -104,7 +104,7 @@ def _ev_pop(ev_t, ev_s, ev_r, n):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _key_push(h, off, n, key):
     """Push key onto the int64 min-heap h[off : off + n]; return the new size."""
     j = n
@@ -118,7 +118,7 @@ def _key_push(h, off, n, key):
     return n + 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _key_pop(h, off, n):
     """Pop the smallest key of h[off : off + n]; return (key, new size)."""
     top = h[off]
@@ -141,18 +141,22 @@ def _key_pop(h, off, n):
 
 
 # Dataflow steps --------------------------------------------------------------------------------
+# The decision FIFO (dq, head dqh, count dqn) is threaded through as scalars: the helpers
+# return the new count.
 
-@njit(cache=True)
-def _decide_later(rid, idle, pending, dq, S):
+@njit(cache=True, _nrt=False)
+def _decide_later(rid, idle, pending, dq, dqh, dqn):
     """Queue a decision for resource rid if it is idle and has none queued (SimPy's _decide)."""
     if idle[rid] and not pending[rid]:
         pending[rid] = True
         R = dq.shape[0]
-        dq[(S[S_DQH] + S[S_DQN]) % R] = rid
-        S[S_DQN] += 1
+        q = dqh + dqn
+        dq[q - R if q >= R else q] = rid
+        return dqn + 1
+    return dqn
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _targets(kind, i, tap, dst_trips):
     """Iterations [lo, hi) of the consumer that the producer's iteration i feeds (SimPy's targets)."""
     if kind == PLAIN:
@@ -168,9 +172,9 @@ def _targets(kind, i, tap, dst_trips):
     return lo, min(hi, dst_trips)
 
 
-@njit(cache=True)
-def _deliver(e, f, i, slot, F, MT, NN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st, uq, uq_off, uq_n,
-             idle, pending, dq, S):
+@njit(cache=True, _nrt=False)
+def _deliver(e, f, i, slot, F, NN, BT, BN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st, uq, uq_off, uq_n,
+             idle, pending, dq, dqh, dqn):
     """Edge e delivered frame f's data of source iteration i; queue what became ready."""
     dst = e_dst[e]
     j0, j1 = _targets(e_kind[e], i, e_tap[e], ltrips[lev[slot] * NN + dst])
@@ -179,24 +183,24 @@ def _deliver(e, f, i, slot, F, MT, NN, e_dst, e_kind, e_tap, ltrips, lev, base, 
         st[b + j] -= 1
         if st[b + j] == 0:
             u = unit_of[dst]
-            uq_n[u] = _key_push(uq, uq_off[u], uq_n[u], (f * MT + j) * NN + dst)
-            _decide_later(u, idle, pending, dq, S)
+            uq_n[u] = _key_push(uq, uq_off[u], uq_n[u], (((f << BT) | j) << BN) | dst)
+            dqn = _decide_later(u, idle, pending, dq, dqh, dqn)
+    return dqn
 
 
-@njit(cache=True)
-def _request(e, f, i, slot, F, MT, NN, NE, NU, e_dst, e_kind, e_tap, e_link, ltrips, lev, base, unit_of, st, uq,
-             uq_off, uq_n, lq, lq_off, lq_n, idle, pending, dq, S):
+@njit(cache=True, _nrt=False)
+def _request(e, f, i, slot, F, NN, BT, BN, BE, NU, e_dst, e_kind, e_tap, e_link, ltrips, lev, base, unit_of, st,
+             uq, uq_off, uq_n, lq, lq_off, lq_n, idle, pending, dq, dqh, dqn):
     """Frame f's data on edge e (source iteration i) asks for its link, or arrives at once."""
     link = e_link[e]
     if link == SAME_UNIT:
-        _deliver(e, f, i, slot, F, MT, NN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st, uq, uq_off, uq_n,
-                 idle, pending, dq, S)
-        return
-    lq_n[link] = _key_push(lq, lq_off[link], lq_n[link], (f * MT + i) * NE + e)
-    _decide_later(NU + link, idle, pending, dq, S)
+        return _deliver(e, f, i, slot, F, NN, BT, BN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st, uq,
+                        uq_off, uq_n, idle, pending, dq, dqh, dqn)
+    lq_n[link] = _key_push(lq, lq_off[link], lq_n[link], (((f << BT) | i) << BE) | e)
+    return _decide_later(NU + link, idle, pending, dq, dqh, dqn)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _releases_due(nf, frames, finished, window, is_open, rate, now):
     """How many frames the source releases when it runs now (SimPy's source loop)."""
     if is_open:
@@ -211,7 +215,7 @@ def _releases_due(nf, frames, finished, window, is_open, rate, now):
     return max(0, min(window - (nf - finished), frames - nf))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _add_latency(counts, tot, cnt, k, lat, lo, log_growth, nbins):
     b = int(math.log(max(lat, lo) / lo) / log_growth)
     if b > nbins - 1:
@@ -221,7 +225,7 @@ def _add_latency(counts, tot, cnt, k, lat, lo, log_growth, nbins):
     cnt[k] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _run(P, S, G, Z, stop):
     """Run the event loop until every event is processed (DONE), ``stop`` frames have retired
     (PROGRESS) or the frame ring is too small for the next release (GROW, S[S_NEED] set)."""
@@ -234,10 +238,10 @@ def _run(P, S, G, Z, stop):
     NU = P[P_NU]
     R = NU + P[P_NL]
     NO = P[P_NO]
-    MT = P[P_MT]
     NN = P[P_NN]
-    NE = P[P_NE]
     F = P[P_F]
+    BT, BN, BE = P[P_BT], P[P_BN], P[P_BE]
+    MT_MASK, NN_MASK, NE_MASK = (1 << BT) - 1, (1 << BN) - 1, (1 << BE) - 1
     frames = P[P_FRAMES]
     window = P[P_WINDOW]
     is_open = P[P_OPEN] != 0
@@ -246,50 +250,23 @@ def _run(P, S, G, Z, stop):
     rate, lepb, oepb, lo, log_growth = PF[0], PF[1], PF[2], PF[3], PF[4]
     nbins = hist.shape[1]
     cap = S[S_CAP]
+    mask = cap - 1  # cap is a power of two
+    # Hot scalars live in locals; S and T hold them between calls.
+    evn, seq, dqh, dqn = S[S_EVN], S[S_SEQ], S[S_DQH], S[S_DQN]
+    now = T[T_NOW]
+    code = DONE
     while True:
         if S[S_FINISHED] >= stop:
-            return PROGRESS
-        now = T[T_NOW]
-        if S[S_EVN] > 0 and ev_t[0] == now:
+            code = PROGRESS
+            break
+        if evn > 0 and ev_t[0] == now:
             r = ev_r[0]
-            if r == R:
-                # The source runs: it releases k frames at once (SimPy's loop, whose conditions
-                # nothing changes while it runs), then waits for a time or a retirement.
-                k = _releases_due(S[S_NEXT], frames, S[S_FINISHED], window, is_open, rate, now)
-                if S[S_NEXT] + k - S[S_OLDEST] > cap:
-                    S[S_NEED] = S[S_NEXT] + k - S[S_OLDEST]
-                    return GROW
-                S[S_EVN] = _ev_pop(ev_t, ev_s, ev_r, S[S_EVN])
-                for _ in range(k):
-                    f = S[S_NEXT]
-                    S[S_NEXT] = f + 1
-                    slot = f % cap
-                    level = levels[f] if has_levels else NO - 1
-                    st[slot * F:(slot + 1) * F] = need0
-                    lev[slot] = level
-                    left[slot] = level + 1
-                    work[slot] = lwork[level]
-                    relt[slot] = now
-                    if S[S_F0DONE] == 0:
-                        S[S_WARMUP] += 1
-                    if record:
-                        rel[f] = now
-                    for q in range(src_edges.shape[0]):
-                        _request(src_edges[q], f, 0, slot, F, MT, NN, NE, NU, e_dst, e_kind, e_tap, e_link, ltrips,
-                                 lev, base, unit_of, st, uq, uq_off, uq_n, lq, lq_off, lq_n, idle, pending, dq, S)
-                if S[S_NEXT] < frames:
-                    if is_open:
-                        wait = S[S_NEXT] / rate - now
-                        S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now + wait, S[S_SEQ], R)
-                        S[S_SEQ] += 1
-                    else:
-                        S[S_WAITING] = 1
-            elif r < NU:
+            if r < NU:
                 # A firing ends.
-                S[S_EVN] = _ev_pop(ev_t, ev_s, ev_r, S[S_EVN])
+                evn = _ev_pop(ev_t, ev_s, ev_r, evn)
                 u = r
                 n, f, i = cur_a[u], cur_f[u], cur_i[u]
-                slot = f % cap
+                slot = f & mask
                 idle[u] = True
                 dur = service[n]
                 unit_busy[u] += dur
@@ -305,8 +282,9 @@ def _run(P, S, G, Z, stop):
                     e = oe_idx[q]
                     j0, j1 = _targets(e_kind[e], i, e_tap[e], ltrips[lt + e_dst[e]])
                     if j1 > j0:  # nothing moves to a consumer the frame no longer needs
-                        _request(e, f, i, slot, F, MT, NN, NE, NU, e_dst, e_kind, e_tap, e_link, ltrips, lev, base,
-                                 unit_of, st, uq, uq_off, uq_n, lq, lq_off, lq_n, idle, pending, dq, S)
+                        dqn = _request(e, f, i, slot, F, NN, BT, BN, BE, NU, e_dst, e_kind, e_tap, e_link, ltrips,
+                                       lev, base, unit_of, st, uq, uq_off, uq_n, lq, lq_off, lq_n, idle, pending,
+                                       dq, dqh, dqn)
                 fi = base[n] + i
                 for q in range(of_ptr[fi], of_ptr[fi + 1]):
                     k = of_idx[q]
@@ -338,60 +316,97 @@ def _run(P, S, G, Z, stop):
                     # Retire: free the slot, wake the source if it waits for one.
                     S[S_FINISHED] += 1
                     o = S[S_OLDEST]
-                    while o < S[S_NEXT] and work[o % cap] == 0:
+                    while o < S[S_NEXT] and work[o & mask] == 0:
                         o += 1
                     S[S_OLDEST] = o
                     if S[S_WAITING]:
                         S[S_WAITING] = 0
-                        S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now, S[S_SEQ], R)
-                        S[S_SEQ] += 1
+                        evn = _ev_push(ev_t, ev_s, ev_r, evn, now, seq, R)
+                        seq += 1
                 if uq_n[u] > 0:
-                    _decide_later(u, idle, pending, dq, S)
-            else:
+                    dqn = _decide_later(u, idle, pending, dq, dqh, dqn)
+            elif r < R:
                 # A transfer ends.
-                S[S_EVN] = _ev_pop(ev_t, ev_s, ev_r, S[S_EVN])
+                evn = _ev_pop(ev_t, ev_s, ev_r, evn)
                 link = r - NU
                 e, f, i = cur_a[r], cur_f[r], cur_i[r]
                 idle[r] = True
-                _deliver(e, f, i, f % cap, F, MT, NN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st, uq, uq_off,
-                         uq_n, idle, pending, dq, S)
+                dqn = _deliver(e, f, i, f & mask, F, NN, BT, BN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st,
+                               uq, uq_off, uq_n, idle, pending, dq, dqh, dqn)
                 if lq_n[link] > 0:
-                    _decide_later(r, idle, pending, dq, S)
-        elif S[S_DQN] > 0:
+                    dqn = _decide_later(r, idle, pending, dq, dqh, dqn)
+            else:
+                # The source runs: it releases k frames at once (SimPy's loop, whose conditions
+                # nothing changes while it runs), then waits for a time or a retirement.
+                k = _releases_due(S[S_NEXT], frames, S[S_FINISHED], window, is_open, rate, now)
+                if S[S_NEXT] + k - S[S_OLDEST] > cap:
+                    S[S_NEED] = S[S_NEXT] + k - S[S_OLDEST]
+                    code = GROW
+                    break
+                evn = _ev_pop(ev_t, ev_s, ev_r, evn)
+                for _ in range(k):
+                    f = S[S_NEXT]
+                    S[S_NEXT] = f + 1
+                    slot = f & mask
+                    level = levels[f] if has_levels else NO - 1
+                    b = slot * F
+                    for q in range(F):
+                        st[b + q] = need0[q]
+                    lev[slot] = level
+                    left[slot] = level + 1
+                    work[slot] = lwork[level]
+                    relt[slot] = now
+                    if S[S_F0DONE] == 0:
+                        S[S_WARMUP] += 1
+                    if record:
+                        rel[f] = now
+                    for q in range(src_edges.shape[0]):
+                        dqn = _request(src_edges[q], f, 0, slot, F, NN, BT, BN, BE, NU, e_dst, e_kind, e_tap, e_link,
+                                       ltrips, lev, base, unit_of, st, uq, uq_off, uq_n, lq, lq_off, lq_n, idle,
+                                       pending, dq, dqh, dqn)
+                if S[S_NEXT] < frames:
+                    if is_open:
+                        wait = S[S_NEXT] / rate - now
+                        evn = _ev_push(ev_t, ev_s, ev_r, evn, now + wait, seq, R)
+                        seq += 1
+                    else:
+                        S[S_WAITING] = 1
+        elif dqn > 0:
             # A decision: the resource starts its smallest-key request if it is idle.
-            r = dq[S[S_DQH]]
-            S[S_DQH] = (S[S_DQH] + 1) % R
-            S[S_DQN] -= 1
+            r = dq[dqh]
+            dqh = dqh + 1 if dqh + 1 < R else 0
+            dqn -= 1
             pending[r] = False
             if r < NU:
                 if not idle[r] or uq_n[r] == 0:
                     continue
                 key, uq_n[r] = _key_pop(uq, uq_off[r], uq_n[r])
-                n = key % NN
-                q = key // NN
+                n = key & NN_MASK
                 idle[r] = False
-                cur_a[r], cur_f[r], cur_i[r] = n, q // MT, q % MT
-                S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now + service[n], S[S_SEQ], r)
-                S[S_SEQ] += 1
+                cur_a[r], cur_f[r], cur_i[r] = n, key >> (BT + BN), (key >> BN) & MT_MASK
+                evn = _ev_push(ev_t, ev_s, ev_r, evn, now + service[n], seq, r)
+                seq += 1
             else:
                 link = r - NU
                 if not idle[r] or lq_n[link] == 0:
                     continue
                 key, lq_n[link] = _key_pop(lq, lq_off[link], lq_n[link])
-                e = key % NE
-                q = key // NE
+                e = key & NE_MASK
                 idle[r] = False
-                cur_a[r], cur_f[r], cur_i[r] = e, q // MT, q % MT
+                cur_a[r], cur_f[r], cur_i[r] = e, key >> (BT + BE), (key >> BE) & MT_MASK
                 dur = e_time[e]
                 link_busy[link] += dur
                 link_bytes[link] += e_bytes[e]
                 T[T_EMOVE] += e_bytes[e] * link_energy[link]
-                S[S_EVN] = _ev_push(ev_t, ev_s, ev_r, S[S_EVN], now + dur, S[S_SEQ], r)
-                S[S_SEQ] += 1
-        elif S[S_EVN] > 0:
-            T[T_NOW] = ev_t[0]
+                evn = _ev_push(ev_t, ev_s, ev_r, evn, now + dur, seq, r)
+                seq += 1
+        elif evn > 0:
+            now = ev_t[0]
         else:
-            return DONE
+            break
+    S[S_EVN], S[S_SEQ], S[S_DQH], S[S_DQN] = evn, seq, dqh, dqn
+    T[T_NOW] = now
+    return code
 
 
 # Python side: flat arrays in, SimResult out ----------------------------------------------------
@@ -445,6 +460,11 @@ def _static(plan: SimPlan, rate: float | None, levels: np.ndarray | None) -> dic
     )
 
 
+def _bits(n: int) -> int:
+    """Bits that hold 0..n-1."""
+    return max(1, int(n - 1).bit_length())
+
+
 def _heap_offsets(bound: np.ndarray, cap: int) -> np.ndarray:
     off = np.zeros(len(bound) + 1, dtype=np.int64)
     off[1:] = np.cumsum(bound * cap)
@@ -467,10 +487,10 @@ def _grow(Z: dict, S: np.ndarray, F: int, ubound: np.ndarray, lbound: np.ndarray
     new = cap
     while new < need:
         new *= 2
-    old = dict(Z)
+    old = {k: Z[k] for k in ("st", "uq", "uq_off", "lq", "lq_off") + RING}
     _ring(Z, new, F, ubound, lbound)
     live = np.arange(int(S[S_OLDEST]), int(S[S_NEXT]), dtype=np.int64)
-    a, b = live % cap, live % new
+    a, b = live & (cap - 1), live & (new - 1)
     Z["st"].reshape(new, F)[b] = old["st"].reshape(cap, F)[a]
     for k in RING:
         Z[k][b] = old[k][a]
@@ -503,7 +523,11 @@ def simulate_fast(plan: SimPlan, frames: int, rate: float | None = None, window:
     F = int(trips.sum())
     ne = len(plan.e_src)
     win = None if rate else int(window or plan.window)
-    P = np.array([nu, nl, no, F, int(trips.max(initial=1)), nn, max(ne, 1), frames, win or 0, 1 if rate else 0,
+    # Ready-queue keys pack (f, i, n) and (f, i, e) into one int64 with bit fields.
+    bt, bn, be = (_bits(int(trips.max(initial=1))), _bits(nn), _bits(ne))
+    if _bits(frames) + bt + max(bn, be) > 62:
+        raise ValueError(f"too many frames for the compiled engine's 63-bit keys: {frames}")
+    P = np.array([nu, nl, no, F, bt, nn, bn, be, frames, win or 0, 1 if rate else 0,
                   1 if record else 0, 0 if levels is None else 1], dtype=np.int64)
     # Ready-heap bounds per frame in flight: firings per unit, requests per link.
     ubound = np.bincount(G["unit_of"], weights=trips, minlength=nu).astype(np.int64)
@@ -512,7 +536,7 @@ def simulate_fast(plan: SimPlan, frames: int, rate: float | None = None, window:
         if plan.e_link[e] != SAME_UNIT:
             s = int(plan.e_src[e])
             lbound[plan.e_link[e]] += 1 if s == SOURCE else int(trips[s])
-    cap = 2 * win + 2 if win else 64
+    cap = 1 << _bits(2 * win + 2) if win else 64  # a power of two: slot = f & (cap - 1)
     R = nu + nl
     Z: dict[str, np.ndarray] = dict(
         ev_t=np.zeros(R + 1), ev_s=np.zeros(R + 1, dtype=np.int64), ev_r=np.zeros(R + 1, dtype=np.int64),

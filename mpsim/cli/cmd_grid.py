@@ -1,0 +1,166 @@
+"""``mpsim grid``: grid search over ItNet (L, N, K) with the paper's width rule and selection.
+
+Every point gets the largest width f whose last output costs fewer than --budget-macs MACs at
+the preset's input size, is trained like ``mpsim train`` (short: --epochs, --max-batches) and
+scored by its AUC.  Points whose peak mIoU is <= the family's best peak - 0.02 are dropped,
+the rest ranked by AUC within each family (shared, independent), and the (L, N, K) with the
+lowest average rank across the families is selected (paper, 3.1).  Runs in-process, on a
+LocalCluster (--workers N) or on a Dask scheduler (--scheduler ADDRESS).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from mpsim.errors import MpsimError
+
+
+def _ints(text: str) -> list[int]:
+    import argparse
+
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of integers") from None
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must list positive integers")
+    return list(dict.fromkeys(vals))
+
+
+def _families(text: str) -> list[str]:
+    import argparse
+
+    vals = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in vals if v not in ("shared", "independent")]
+    if bad or not vals:
+        raise argparse.ArgumentTypeError(f"families must be shared and/or independent, not '{text}'")
+    return list(dict.fromkeys(vals))
+
+
+def register(sub) -> None:
+    from mpsim.cli.cmd_train import add_training_flags
+
+    p = sub.add_parser("grid", help="grid search over ItNet scales/iterations/blocks (width rule, AUC ranking)")
+    p.add_argument("--preset", default="itnet-tiny", help="base preset: input size, classes (default: itnet-tiny)")
+    p.add_argument("--scales", type=_ints, default=[1, 2, 3], metavar="L,..", help="scales L (default: 1,2,3)")
+    p.add_argument("--iterations", type=_ints, default=[2, 4], metavar="N,..", help="iterations N (default: 2,4)")
+    p.add_argument("--blocks", type=_ints, default=[1, 2], metavar="K,..", help="blocks K (default: 1,2)")
+    p.add_argument("--families", type=_families, default=["shared", "independent"],
+                   help="shared and/or independent weights (default: both)")
+    p.add_argument("--budget-macs", type=float, default=2.2e9, metavar="MACS",
+                   help="width rule: last output under this many MACs at the preset's input size (default: 2.2e9; "
+                        "for itnet-tiny use a small budget, e.g. 3e6)")
+    p.add_argument("--margin", type=float, default=0.02, help="discard peak mIoU <= best peak - MARGIN (default: 0.02)")
+    add_training_flags(p, grid=True)
+    p.add_argument("--out", metavar="DIR", help="keep every point's run in DIR/POINT (re-running resumes them)")
+    p.add_argument("--json", metavar="FILE", help="write points, ranking and selection as JSON")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run the points on this Dask scheduler (tcp://host:port)")
+    where.add_argument("--workers", type=int, metavar="N", help="run the points on a local Dask cluster of N processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _client(args):
+    if not args.scheduler and not args.workers:
+        return None, None
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise MpsimError(f"--scheduler/--workers need dask.distributed: {exc} (pip install 'mpsim[dask]')") from None
+    if args.scheduler:
+        try:
+            return Client(args.scheduler, timeout="10s"), None
+        except (OSError, TimeoutError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise MpsimError(f"cannot reach the Dask scheduler at {args.scheduler}: {first}") from None
+    if args.workers < 1:
+        raise MpsimError(f"--workers must be >= 1, not {args.workers}")
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    return Client(cluster), cluster
+
+
+def run(args) -> int:
+    try:
+        from itnet_export.training.grid import expand, run_grid, select
+        from itnet_export.training.trainer import TrainConfig
+    except ImportError as exc:
+        raise MpsimError(f"grid needs the PyTorch side: {exc} (pip install 'mpsim[torch]')") from None
+    from rich.console import Console
+
+    from mpsim.cli.cmd_train import explicit_settings
+
+    if args.budget_macs <= 0:
+        raise MpsimError(f"--budget-macs must be positive, not {args.budget_macs}")
+    train = {"preset": args.preset, **explicit_settings(args)}
+    train.setdefault("threads", 1)
+    TrainConfig.from_dict(train)  # validate the flags before anything runs
+    points = expand(args.scales, args.iterations, args.blocks, args.families)
+    console = Console()
+    client, cluster = _client(args)
+    where = ("in-process" if client is None else
+             f"on {args.scheduler}" if args.scheduler else f"on a LocalCluster of {args.workers} workers")
+    console.print(f"grid: {len(points)} point(s) {where}, budget {args.budget_macs:,.0f} MACs")
+
+    progress = None
+    if not args.quiet:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(TextColumn("grid"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
+                            TimeElapsedColumn(), console=Console(stderr=True))
+    try:
+        if progress is not None:
+            progress.start()
+            task = progress.add_task("grid", total=len(points), last="")
+            on_done = lambda r: progress.update(task, advance=1, last=f"{r['name']}: AUC {r['auc']:.4f}")  # noqa: E731
+        else:
+            on_done = None
+        results = run_grid(points, train, args.budget_macs, out=args.out, client=client, on_done=on_done)
+    finally:
+        if progress is not None:
+            progress.stop()
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    outcome = select(results, margin=args.margin)
+    _print(console, outcome)
+    if args.json:
+        from mpsim.atomic import write_json
+
+        write_json(args.json, {"settings": {"train": train, "budget_macs": args.budget_macs,
+                                            "scales": args.scales, "iterations": args.iterations,
+                                            "blocks": args.blocks, "families": args.families}, **outcome})
+        console.print(f"wrote {os.fspath(args.json)}")
+    return 0
+
+
+def _print(console, outcome) -> None:
+    from rich.table import Table
+
+    t = Table(title="grid search (paper 3.1)")
+    for col in ("family", "L", "N", "K", "f", "MACs (last)", "mIoU per output", "peak", "AUC", "rank", ""):
+        t.add_column(col, justify="right" if col not in ("family", "mIoU per output", "") else "left")
+    for p in outcome["points"]:
+        t.add_row(p["family"], str(p["scales"]), str(p["iterations"]), str(p["blocks"]), str(p["width"]),
+                  f"{p['macs_per_output'][-1]:,}", " ".join(f"{v:.3f}" for v in p["miou_per_output"]),
+                  f"{p['peak_miou']:.4f}", f"{p['auc']:.4f}", "-" if p["rank"] is None else str(p["rank"]),
+                  "discarded" if p["discarded"] else "")
+    console.print(t)
+    r = Table(title="average rank across families")
+    for col in ("L", "N", "K", *outcome["families"], "average rank"):
+        r.add_column(col, justify="right")
+    for row in outcome["ranking"]:
+        r.add_row(str(row["scales"]), str(row["iterations"]), str(row["blocks"]),
+                  *["-" if row["ranks"][f] is None else str(row["ranks"][f]) for f in outcome["families"]],
+                  "-" if row["average_rank"] is None else f"{row['average_rank']:.1f}")
+    console.print(r)
+    s = outcome["selected"]
+    if s is None:
+        console.print("selected: none (no configuration survives the discard rule in every family)")
+    else:
+        widths = ", ".join(f"{f} f={w}" for f, w in s["widths"].items())
+        console.print(f"selected: L={s['scales']}, N={s['iterations']}, K={s['blocks']} "
+                      f"(average rank {s['average_rank']:.1f}; {widths})")

@@ -1,0 +1,105 @@
+"""``mpsim verify DIR``: run an export through the functional executor and compare with PyTorch.
+
+DIR holds graph.json, weights.npz and reference.npz (written by ``mpsim export``).  Per anytime
+output it reports the largest absolute difference to the reference and the argmax agreement
+(the fraction of pixels whose argmax over the class axis, axis 1, matches the reference's).
+
+fp32 acceptance, per output: ``max_abs_err <= atol * max(1, max|reference|)`` (atol 1e-4: an
+absolute 1e-4 for outputs of magnitude up to 1, relative beyond, because float32 rounding
+grows with the values and PyTorch itself moves by more than 1e-4 between thread counts on
+outputs in the hundreds) and argmax agreement >= 0.9999.  Exit code 0 when every output
+passes, 1 when one does not, 2 on a bad input.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from mpsim.atomic import write_json
+from mpsim.errors import MpsimError
+from mpsim.ir.serialize import load_graph
+
+ATOL = 1e-4
+MIN_AGREEMENT = 0.9999
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verify", help="run an export with the numba executor and compare with its PyTorch reference")
+    p.add_argument("dir", metavar="DIR", help="export folder: graph.json, weights.npz, reference.npz")
+    p.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
+    p.add_argument("--atol", type=float, default=ATOL,
+                   help=f"error bound, scaled by max(1, max|reference|) (default {ATOL:g})")
+    p.add_argument("--min-agreement", type=float, default=MIN_AGREEMENT,
+                   help=f"least argmax agreement per output (default {MIN_AGREEMENT:g})")
+    p.set_defaults(func=run)
+
+
+def argmax_agreement(out: np.ndarray, ref: np.ndarray) -> float:
+    """Fraction of positions whose argmax over axis 1 (the classes) equals the reference's."""
+    if out.ndim < 2:
+        return float(np.argmax(out) == np.argmax(ref))
+    return float(np.mean(np.argmax(out, axis=1) == np.argmax(ref, axis=1)))
+
+
+def compare(outs: list[np.ndarray], refs: list[np.ndarray], atol: float = ATOL,
+            min_agreement: float = MIN_AGREEMENT) -> list[dict]:
+    rows = []
+    for i, (o, r) in enumerate(zip(outs, refs)):
+        if o.shape != r.shape:
+            raise MpsimError(f"output {i + 1} has shape {list(o.shape)}, the reference {list(r.shape)}")
+        err = float(np.max(np.abs(o.astype(np.float64) - r.astype(np.float64)))) if o.size else 0.0
+        scale = float(np.max(np.abs(r))) if r.size else 0.0
+        tol = atol * max(1.0, scale)
+        agree = argmax_agreement(o, r)
+        rows.append({
+            "index": i + 1,
+            "max_abs_err": err,
+            "argmax_agreement": agree,
+            "max_abs_ref": scale,
+            "tolerance": tol,
+            "passed": bool(err <= tol and agree >= min_agreement),
+        })
+    return rows
+
+
+def run(args) -> int:
+    from mpsim.exec import Executor, load_reference, load_weights
+
+    g = load_graph(args.dir)
+    weights = load_weights(args.dir, g)
+    x, refs = load_reference(args.dir, len(g.outputs))
+    t0 = time.perf_counter()
+    ex = Executor(g, weights)
+    t1 = time.perf_counter()
+    outs = ex.run(x)
+    t2 = time.perf_counter()
+    rows = compare(outs, refs, args.atol, args.min_agreement)
+    passed = all(r["passed"] for r in rows)
+
+    console = Console()
+    table = Table(title=f"{g.name}: numba executor vs PyTorch reference")
+    for col in ("output", "max |ref|", "max abs err", "tolerance", "argmax agreement", "fp32"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(f"m_{r['index']}", f"{r['max_abs_ref']:.4g}", f"{r['max_abs_err']:.3g}", f"{r['tolerance']:.3g}",
+                      f"{100 * r['argmax_agreement']:.4f} %", "pass" if r["passed"] else "[red]FAIL[/red]")
+    console.print(table)
+    verdict = "[green]passes[/green]" if passed else "[red]fails[/red]"
+    console.print(
+        f"fp32 acceptance (max abs err <= {args.atol:g} x max(1, max|ref|), argmax agreement >= "
+        f"{args.min_agreement:g} for every output): {verdict}  "
+        f"(prepare {t1 - t0:.2f} s, run {t2 - t1:.2f} s)"
+    )
+    if args.json:
+        write_json(args.json, {
+            "graph": g.name,
+            "passed": passed,
+            "criteria": {"atol": args.atol, "scaled_by": "max(1, max|reference|)",
+                         "min_argmax_agreement": args.min_agreement},
+            "outputs": rows,
+        })
+    return 0 if passed else 1
