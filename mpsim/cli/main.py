@@ -35,7 +35,9 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="mpsim", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = OneLineParser(prog="mpsim", description=(
+        "Simulate anytime neural networks (ItNet, doubly nested networks) on massively parallel "
+        "in-memory accelerators: export, map, stream frames, report fit, latency, throughput and traffic."))
     from mpsim import __version__
 
     parser.add_argument("--version", action="version", version=f"mpsim {__version__}")
