@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from mpsim.atomic import write_json
+from mpsim.errors import MpsimError
 from mpsim.hw.profile import load_profile
 from mpsim.models import DEFAULT_MODEL, resolve_model
 from mpsim.sim.report import print_report
@@ -27,11 +29,20 @@ def register(sub) -> None:
     p.add_argument("--trace", metavar="FILE", help="write a Chrome trace (opens in Perfetto) of the first frames")
     p.add_argument("--trace-frames", type=int, default=4, help="frames to include in the trace (default 4)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--budget-trace", metavar="FILE",
+                   help="free tiles or bytes over time (CSV time_s,tiles or JSON); --model is then a catalog of "
+                        "sub-networks (doubly nested network) and each frame gets the best one that fits")
+    p.add_argument("--deadline", type=float, help="with --budget-trace: latency limit per frame in seconds")
+    p.add_argument("--plot", metavar="STEM", help="with --budget-trace: write STEM.png and STEM.svg")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     profile = load_profile(args.profile)
+    if args.budget_trace:
+        return run_budget(args, profile)
+    if args.deadline is not None or args.plot:
+        raise MpsimError("--deadline and --plot go with --budget-trace")
     graph = resolve_model(args.model)
     console = Console(stderr=True)
     progress = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -49,4 +60,42 @@ def run(args) -> int:
         write_json(args.json, rep)
     if args.trace and result is not None:
         write_trace(args.trace, result, plan)
+    return 0
+
+
+def run_budget(args, profile) -> int:
+    """Doubly nested model under a changing budget: a sub-network per frame."""
+    from mpsim.anytime.budget import load_catalog, load_trace, plot_budget, simulate_budget
+
+    if args.deadline is None or args.deadline <= 0:
+        raise MpsimError("--budget-trace needs a positive --deadline (seconds)")
+    if args.model == DEFAULT_MODEL:
+        raise MpsimError("--budget-trace needs --model DIR, a catalog of sub-networks (catalog.json)")
+    subnets = load_catalog(args.model)
+    unit, times, values = load_trace(args.budget_trace)
+    rate = args.rate or 1.0 / args.deadline
+    frames = args.frames
+    console = Console(stderr=True)
+    with Progress(TextColumn("choosing"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
+                  disable=args.quiet) as progress:
+        task = progress.add_task("frames", total=frames)
+        res = simulate_budget(subnets, profile, unit, times, values, deadline=args.deadline, frames=frames,
+                              rate=rate, engine=args.engine, progress=lambda i: progress.update(task, completed=i))
+    res["seed"] = args.seed
+    t = Table(title=f"sub-network chosen per budget segment on {profile.name} (deadline {args.deadline * 1e3:g} ms)")
+    for col in ("from (s)", f"free {unit}", "frames", "sub-network", "accuracy", "latency"):
+        t.add_column(col, justify="right")
+    for s in res["segments"]:
+        t.add_row(f"{s['from_s']:g}", f"{s['budget']:,.0f}", str(s["frames"]), s["subnet"] or "dropped",
+                  "-" if s["accuracy"] is None else f"{s['accuracy']:.4f}",
+                  "-" if s["latency_s"] is None else f"{s['latency_s'] * 1e6:.1f} us")
+    Console().print(t)
+    acc = "-" if res["mean_accuracy"] is None else f"{res['mean_accuracy']:.4f}"
+    lat = "-" if res["mean_latency_s"] is None else f"{res['mean_latency_s'] * 1e6:.1f} us"
+    Console().print(f"frames served {res['served']} of {res['frames']}; mean accuracy {acc}; mean latency {lat}")
+    if args.json:
+        write_json(args.json, res)
+    if args.plot:
+        for path in plot_budget(res, args.plot):
+            print(f"wrote {path}")
     return 0

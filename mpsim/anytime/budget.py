@@ -1,0 +1,188 @@
+"""Resource-adaptive inference: pick, for every frame, the best sub-network the chip can hold now.
+
+A *catalog* (``DIR/catalog.json``) lists the sub-networks of a doubly nested network, each an
+exported graph with its accuracy; a *budget trace* gives the tiles (or bytes) free over time,
+as other programs come and go.  For a frame released at time t, every sub-network is mapped on
+the profile cut down to the budget b(t) (``chips = 1, tiles = b``), and simulated alone on it;
+among those that fit and meet the deadline the most accurate wins (fewer MACs on a tie).  A
+frame for which none qualifies is dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from mpsim.errors import MpsimError
+from mpsim.hw.profile import Profile
+from mpsim.ir.graph import Graph
+from mpsim.ir.serialize import load_graph
+from mpsim.sim.simulate import make_plan, run_engine
+
+
+@dataclass(frozen=True)
+class Subnet:
+    name: str
+    graph: Graph
+    accuracy: float
+    macs: int
+    meta: dict
+
+
+def load_catalog(folder: str | Path) -> list[Subnet]:
+    """``folder/catalog.json``: {"subnets": [{"name", "graph" (path relative to folder), "accuracy", ...}]}."""
+    root = Path(folder)
+    path = root / "catalog.json" if root.is_dir() else root
+    root = path.parent
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MpsimError(f"{path}: no catalog (a doubly nested model needs catalog.json)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MpsimError(f"{path}: not valid JSON ({exc})") from None
+    entries = doc.get("subnets") if isinstance(doc, dict) else None
+    if not entries:
+        raise MpsimError(f"{path}: field 'subnets' is missing or empty")
+    out = []
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict) or "graph" not in e or "accuracy" not in e:
+            raise MpsimError(f"{path}: subnets[{i}] needs 'graph' and 'accuracy'")
+        g = load_graph(root / e["graph"])  # its last output is the sub-network's prediction
+        macs = sum(n.macs for n in g.nodes)
+        out.append(Subnet(str(e.get("name", e["graph"])), g, float(e["accuracy"]), int(e.get("macs", macs)),
+                          {k: v for k, v in e.items() if k not in ("graph",)}))
+    return out
+
+
+def load_trace(path: str | Path) -> tuple[str, np.ndarray, np.ndarray]:
+    """(unit 'tiles' | 'bytes', times, values) from CSV ``time_s,tiles`` / ``time_s,bytes`` or
+    JSON ``{"unit": ..., "points": [[t, v], ...]}``; a step function, starting at the first time."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except (FileNotFoundError, IsADirectoryError):
+        raise MpsimError(f"{p}: no such budget trace") from None
+    try:
+        if p.suffix.lower() == ".json":
+            doc = json.loads(text)
+            unit, pts = doc["unit"], doc["points"]
+        else:
+            rows = list(csv.reader(line for line in text.splitlines() if line.strip() and not line.startswith("#")))
+            header, body = rows[0], rows[1:]
+            if len(header) != 2 or header[0].strip() != "time_s":
+                raise ValueError("the header must be 'time_s,tiles' or 'time_s,bytes'")
+            unit, pts = header[1].strip(), [(float(a), float(b)) for a, b in body]
+        times = np.array([float(t) for t, _ in pts])
+        values = np.array([float(v) for _, v in pts])
+    except (KeyError, ValueError, TypeError, IndexError, json.JSONDecodeError) as exc:
+        raise MpsimError(f"{p}: malformed budget trace ({exc})") from None
+    if unit not in ("tiles", "bytes"):
+        raise MpsimError(f"{p}: budget unit '{unit}' is not 'tiles' or 'bytes'")
+    if len(times) == 0 or np.any(np.diff(times) <= 0) or np.any(values < 0):
+        raise MpsimError(f"{p}: times must increase and budgets be non-negative")
+    return unit, times, values
+
+
+def with_tiles(p: Profile, tiles: int) -> Profile:
+    """The profile with only ``tiles`` tiles (one chip): what is free for this program now."""
+    return dataclasses.replace(p, chips=1, tiles_per_chip=max(0, int(tiles)))
+
+
+class _Evaluator:
+    """Latency of each sub-network at each budget, simulated once and remembered."""
+
+    def __init__(self, p: Profile, engine: str) -> None:
+        self.p, self.engine, self.cache = p, engine, {}
+
+    def latency(self, k: int, s: Subnet, tiles: int) -> float | None:
+        key = (k, tiles)
+        if key not in self.cache:
+            lat = None
+            if tiles > 0:
+                q = with_tiles(self.p, tiles)
+                pl, plan = make_plan(s.graph, q)
+                if pl.fits and plan is not None:
+                    r = run_engine(plan, q, "dataflow", self.engine, 1, None)
+                    lat = float(r.first_latency[-1])
+            self.cache[key] = lat
+        return self.cache[key]
+
+
+def simulate_budget(subnets: list[Subnet], p: Profile, unit: str, times: np.ndarray, values: np.ndarray, *,
+                    deadline: float, frames: int, rate: float, engine: str = "simpy",
+                    progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    if p.kind == "gpu":
+        raise MpsimError("a budget of tiles means nothing on a layer-by-layer GPU profile")
+    ev = _Evaluator(p, engine)
+    order = sorted(range(len(subnets)), key=lambda k: (-subnets[k].accuracy, subnets[k].macs))
+    frames_out, segments = [], []
+    for f in range(frames):
+        t = times[0] + f / rate
+        seg = int(np.searchsorted(times, t, side="right") - 1)
+        budget = values[seg]
+        tiles = int(budget if unit == "tiles" else math.floor(budget / p.tile_memory_bytes))
+        pick = None
+        for k in order:  # the most accurate first: the first that qualifies wins
+            lat = ev.latency(k, subnets[k], tiles)
+            if lat is not None and lat <= deadline:
+                pick = (k, lat)
+                break
+        frames_out.append({"frame": f, "time_s": float(t), "budget": float(budget), "tiles": tiles,
+                           "subnet": None if pick is None else subnets[pick[0]].name,
+                           "accuracy": None if pick is None else subnets[pick[0]].accuracy,
+                           "latency_s": None if pick is None else pick[1],
+                           "macs": None if pick is None else subnets[pick[0]].macs})
+        if not segments or segments[-1]["segment"] != seg:
+            segments.append({"segment": seg, "from_s": float(times[seg]), "budget": float(budget), "tiles": tiles,
+                             "subnet": frames_out[-1]["subnet"], "accuracy": frames_out[-1]["accuracy"],
+                             "latency_s": frames_out[-1]["latency_s"], "frames": 0})
+        segments[-1]["frames"] += 1
+        if progress is not None:
+            progress(f + 1)
+    served = [x for x in frames_out if x["subnet"] is not None]
+    return {
+        "profile": p.name, "unit": unit, "deadline_s": deadline, "rate_fps": rate, "frames": frames,
+        "served": len(served), "dropped": frames - len(served),
+        "mean_accuracy": float(np.mean([x["accuracy"] for x in served])) if served else None,
+        "mean_latency_s": float(np.mean([x["latency_s"] for x in served])) if served else None,
+        "mean_macs": float(np.mean([x["macs"] for x in served])) if served else None,
+        "segments": segments, "choices": frames_out,
+    }
+
+
+def plot_budget(result: dict[str, Any], stem: str | Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mpsim.atomic import atomic_path
+
+    ch = result["choices"]
+    t = [c["time_s"] for c in ch]
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, constrained_layout=True)
+    a1.step(t, [c["tiles"] for c in ch], where="post")
+    a1.set_ylabel("free tiles")
+    a2.plot(t, [c["accuracy"] if c["accuracy"] is not None else float("nan") for c in ch], ".", ms=3)
+    for s in result["segments"]:
+        if s["subnet"]:
+            a2.annotate(s["subnet"], (s["from_s"], s["accuracy"]), fontsize=7, xytext=(2, 4),
+                        textcoords="offset points")
+    a2.set_ylabel("accuracy of the chosen sub-network")
+    a2.set_xlabel("time (s)")
+    fig.suptitle(f"budget-adaptive inference on {result['profile']} (deadline {result['deadline_s'] * 1e3:g} ms)")
+    paths = []
+    for ext in ("png", "svg"):
+        path = Path(f"{stem}.{ext}")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, dpi=110)
+        paths.append(path)
+    plt.close(fig)
+    return paths
