@@ -44,6 +44,10 @@ def run(args) -> int:
     if args.deadline is not None or args.plot:
         raise MpsimError("--deadline and --plot go with --budget-trace")
     graph = resolve_model(args.model)
+    if args.engine == "fast" and args.mode is None:
+        args.mode = "dataflow"  # the compiled engine runs the dataflow semantics
+    if args.trace and args.engine == "fast":
+        raise MpsimError("--trace needs --engine simpy (the compiled engine records no events)")
     console = Console(stderr=True)
     progress = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=console, transient=True, disable=args.quiet or args.frames < 50)

@@ -108,21 +108,24 @@ def fold(g: Graph) -> Graph:
     for w, positions in uses.items():
         if len(positions) < 2 or any(win.locate(positions[0]) for win in windows):
             continue
-        win = _find_window(g, positions)
-        if win is not None and not any(win.start < o.end and o.start < win.end for o in windows):
+        win = _find_window(g, positions, windows)
+        if win is not None:
             windows.append(win)
     if not windows:
         return g
     return _build_folded(g, sorted(windows, key=lambda w: w.start))
 
 
-def _find_window(g: Graph, positions: list[int]) -> _Window | None:
+def _find_window(g: Graph, positions: list[int], taken: list[_Window]) -> _Window | None:
+    """The earliest window of the repetition that matches and overlaps no loop already found."""
     period = positions[1] - positions[0]
     trips = len(positions)
     if period <= 0 or any(b - a != period for a, b in zip(positions, positions[1:])):
         return None
     for start in range(max(0, positions[0] - period + 1), positions[0] + 1):
         win = _Window(start, period, trips)
+        if any(win.start < o.end and o.start < win.end for o in taken):
+            continue
         if win.end <= len(g.nodes) and _matches(g, win):
             return win
     return None

@@ -1,26 +1,30 @@
 """The compiled engine: the SimPy engine's dataflow rules, with the whole event loop in numba.
 
-It reproduces ``mpsim.sim.simpy_engine.simulate_dataflow`` event for event, so per-frame
-completion times agree to the last bit (docs/engines.md states the contract and the layout):
+It replays ``mpsim.sim.simpy_engine.simulate_dataflow`` event for event, so it gives the same
+results to the last bit (docs/engines.md states the rules and describes this layout):
 
-* Timed events (a firing's end, a transfer's end, a source wake-up) live in one binary heap
-  keyed ``(time, seq)``, ``seq`` counting schedulings: SimPy's ``(time, NORMAL, eid)`` order.
-  Each unit and each link has at most one event in flight, so the heap holds at most
-  ``units + links + 1`` entries and an event's payload sits in per-resource arrays.
-* Decisions ("this unit or link may start something") go to a FIFO, at most one entry per
-  resource (a pending flag, as in SimPy).  They are taken when no timed event of the current
-  instant is left: SimPy's priority-2 events, in their scheduling order.
-* Ready queues are binary min-heaps of one int64 each: ``(f * max_trips + i) * nodes + n``
-  for units, ``(f * max_trips + i) * edges + e`` for links, so the integer order is SimPy's
-  tuple order ``(f, i, n)`` / ``(f, i, e)``.
-* Per-frame state (inputs still missing per firing, outputs and firings still to come,
-  release time, exit level) is a ring buffer indexed ``frame % cap``; ``cap`` starts at twice
-  the window and doubles, outside the compiled loop, when more frames are in flight than it
-  holds (open-loop rates above capacity, or frames retiring out of order).  Nothing grows
-  with the frame count unless ``record=True`` (or ``levels`` is given: one int per frame).
+* Timed events (a firing's end, a transfer's end, the source waking) sit in a ring sorted by
+  time.  SimPy orders same-time events by scheduling order, and every new event is scheduled
+  after every queued one, so an insertion goes after the queued events of its time and no
+  sequence number is needed.  A unit or a link has at most one event in flight: the ring
+  holds at most units + links + 1 events; what the event is about sits in its resource's row.
+* Decisions ("this unit or link may start something") wait in a FIFO, one entry per resource
+  at most (SimPy's pending flag), and are taken when no timed event of the instant is left:
+  SimPy's priority-2 events, in their order.  A decision whose request takes no time puts its
+  end into the current instant, before the next decision, as in SimPy.
+* Ready queues are binary min-heaps of int64 keys ``((f << BT | i) << BK) | n`` (firings,
+  per unit) and ``((f << BT | i) << BK) | e`` (transfers, per link): integer order is SimPy's
+  tuple order (f, i, n) / (f, i, e).  All heaps share one array, one slice per resource.
+* Per-frame state (inputs each firing still misses, outputs and firings to come, release time,
+  exit level) lives in a ring of ``cap`` slots, slot = frame & (cap - 1); ``cap`` starts at
+  twice the window (64 for an offered rate).  When more frames are in flight than it holds
+  (a rate above capacity, frames retiring out of order), or a ready heap nears its capacity,
+  the compiled loop returns, Python grows the arrays and the loop resumes where it stopped.
+  Memory does not grow with the frame count unless ``record=True`` (``levels``: one int each).
 
-The compiled loop runs in chunks: it returns every ~1 % of frames retired (progress) or when
-the ring must grow, and resumes from the state it left in its arrays.
+The loop also returns every ~1 % of frames retired when ``progress`` is given.  Kernels run
+without numba's reference counting (``_nrt=False``: nothing is allocated inside) and index
+with unsigned integers (no negative-index fix-up): a 5x and a 1.4x on the hot loop.
 """
 
 from __future__ import annotations
@@ -36,108 +40,122 @@ from mpsim.sim.result import SimResult
 from mpsim.sim.stats import BIN_GROWTH, BIN_LO, N_BINS, LatencyHistogram
 
 # Integer parameters P[...]
-(P_NU, P_NL, P_NO, P_F, P_BT, P_NN, P_BN, P_BE, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD, P_LEVELS) = range(13)
+(P_NU, P_R, P_NO, P_F, P_NN, P_BT, P_BK, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD, P_LEVELS, P_SLACK) = range(13)
 # Integer state S[...]
-(S_EVN, S_SEQ, S_NEXT, S_FINISHED, S_OLDEST, S_WARMUP, S_F0DONE, S_NSTEADY, S_WAITING, S_FIRINGS,
- S_DQH, S_DQN, S_CAP, S_NEED) = range(14)
+(S_EVN, S_EVH, S_NEXT, S_FINISHED, S_OLDEST, S_WARMUP, S_F0DONE, S_NSTEADY, S_WAITING, S_FIRINGS,
+ S_DQH, S_DQN, S_CAP, S_NEED, S_NEEDK) = range(15)
 # Float state T[...]
 (T_NOW, T_FIRST, T_LAST, T_ALL_FIRST, T_ALL_LAST, T_LOCAL, T_OFFCHIP, T_ECOMP, T_ECONV,
  T_EMOVE) = range(10)
+# Tables are flat arrays of fixed-width rows: node n's column c of NI is NI[n * NI_W + c].
+NI_W, NI_UNIT, NI_BASE, NI_OE_LO, NI_OE_HI = 4, 0, 1, 2, 3
+NF_W, NF_SERVICE, NF_LOCAL, NF_OFFCHIP, NF_ECOMP, NF_ECONV, NF_EMOVE = 8, 0, 1, 2, 3, 4, 5
+# EI_RID: the link's resource id, or -1 inside a unit; EI_TAP: the tap iteration of a TAP edge, else -1;
+# EI_LO_I..EI_HI_0: the consumer iterations an arrival of producer iteration i feeds (see _targets).
+EI_W, EI_DST, EI_KIND, EI_TAP, EI_RID, EI_LO_I, EI_LO_0, EI_HI_I, EI_HI_0 = 8, 0, 1, 2, 3, 4, 5, 6, 7
+EF_W, EF_TIME, EF_BYTES, EF_EMOVE = 4, 0, 1, 2
+# Resources, units 0..NU-1 then links: the key of the request in service, idle and pending
+# flags, the ready heap's offset, size and capacity.  Row R (after the last resource) holds a
+# flag: some ready heap is nearly full.
+RS_W, RS_KEY, RS_IDLE, RS_PENDING, RS_QOFF, RS_QN, RS_QCAP = 8, 0, 3, 4, 5, 6, 7
+# The frame ring: outputs and firings still to come, exit level * nodes (the frame's row of ltrips).
+FR_W, FR_LEFT, FR_WORK, FR_LT = 4, 0, 1, 2
 # Return codes of the compiled loop
 DONE, PROGRESS, GROW = 0, 1, 2
 
 # Static arrays (from the plan), in the order of the tuple the compiled loop receives.
-G_NAMES = ("unit_of", "service", "trips", "base", "oe_ptr", "oe_idx", "src_edges", "e_dst", "e_kind", "e_tap",
-           "e_link", "e_time", "e_bytes", "link_energy", "of_ptr", "of_idx", "need0", "local_bytes",
-           "offchip_bytes", "e_comp", "e_conv", "ltrips", "lwork", "levels", "PF")
+G_NAMES = ("NI", "NF", "EI", "EF", "oe_idx", "src_edges", "of_ptr", "of_idx", "need0", "ltrips", "lwork",
+           "levels", "srcpush", "PF")
 # Mutable state arrays, likewise.
-Z_NAMES = ("ev_t", "ev_s", "ev_r", "cur_a", "cur_f", "cur_i", "idle", "pending", "dq", "uq", "uq_off", "uq_n",
-           "lq", "lq_off", "lq_n", "st", "left", "work", "relt", "lev", "hist", "hist_tot", "hist_n", "hall",
-           "hall_tot", "hall_n", "xhist", "xhist_tot", "xhist_n", "xall", "xall_tot", "xall_n", "first",
-           "unit_busy", "node_busy", "link_busy", "link_bytes", "rel", "done", "T")
-RING = ("left", "work", "relt", "lev")  # per-frame slots besides st
+Z_NAMES = ("ev_t", "ev_r", "RS", "dq", "qh", "st", "FR", "relt", "busy", "node_busy", "link_bytes",
+           "hist", "hist_tot", "hist_n", "hall", "hall_tot", "hall_n", "xhist", "xhist_tot", "xhist_n", "xall",
+           "xall_tot", "xall_n", "first", "rel", "done", "T")
+
+U = np.uint64  # indices are cast to unsigned in the hot paths: numba then skips its negative-index fix-up
 
 
-# Heaps ---------------------------------------------------------------------------------------
-
-@njit(cache=True, _nrt=False)
-def _ev_push(ev_t, ev_s, ev_r, n, time, seq, rid):
-    """Push (time, seq, rid) onto the event heap of size n; return the new size."""
-    j = n
-    while j > 0:
-        p = (j - 1) >> 1
-        if ev_t[p] < time or (ev_t[p] == time and ev_s[p] < seq):
-            break
-        ev_t[j] = ev_t[p]
-        ev_s[j] = ev_s[p]
-        ev_r[j] = ev_r[p]
-        j = p
-    ev_t[j] = time
-    ev_s[j] = seq
-    ev_r[j] = rid
-    return n + 1
-
+# Event ring and ready heaps --------------------------------------------------------------------
 
 @njit(cache=True, _nrt=False)
-def _ev_pop(ev_t, ev_s, ev_r, n):
-    """Remove the root of the event heap of size n; return the new size."""
-    n -= 1
+def _ev_insert(ev_t, ev_r, head, n, time, rid):
+    """Insert an event into the time-sorted ring ev_t/ev_r[head : head + n]; return the new head.
+
+    Every new event was scheduled after every queued one, so SimPy's ``(time, eid)`` order
+    puts it after every queued event of the same time.  The shorter side moves: the events
+    before it one slot to the front, or the events after it one slot to the back.
+    """
+    m = ev_t.shape[0] - 1
     if n == 0:
-        return 0
-    time, seq, rid = ev_t[n], ev_s[n], ev_r[n]
-    j = 0
+        ev_t[U(head)] = time
+        ev_r[U(head)] = rid
+        return head
+    if time < ev_t[U((head + (n >> 1)) & m)]:
+        # In the front half: move the events due no later than it one slot to the front.
+        j = head - 1
+        while True:
+            k = (j + 1) & m
+            tk = ev_t[U(k)]
+            if tk > time:
+                break
+            ev_t[U(j & m)] = tk
+            ev_r[U(j & m)] = ev_r[U(k)]
+            j += 1
+        ev_t[U(j & m)] = time
+        ev_r[U(j & m)] = rid
+        return (head - 1) & m
+    # In the back half: move the later events one slot to the back.
+    j = head + n
     while True:
-        c = 2 * j + 1
-        if c >= n:
+        k = (j - 1) & m
+        tk = ev_t[U(k)]
+        if tk <= time:
             break
-        if c + 1 < n and (ev_t[c + 1] < ev_t[c] or (ev_t[c + 1] == ev_t[c] and ev_s[c + 1] < ev_s[c])):
-            c += 1
-        if time < ev_t[c] or (time == ev_t[c] and seq < ev_s[c]):
-            break
-        ev_t[j] = ev_t[c]
-        ev_s[j] = ev_s[c]
-        ev_r[j] = ev_r[c]
-        j = c
-    ev_t[j] = time
-    ev_s[j] = seq
-    ev_r[j] = rid
-    return n
+        ev_t[U(j & m)] = tk
+        ev_r[U(j & m)] = ev_r[U(k)]
+        j -= 1
+    ev_t[U(j & m)] = time
+    ev_r[U(j & m)] = rid
+    return head
 
 
 @njit(cache=True, _nrt=False)
 def _key_push(h, off, n, key):
-    """Push key onto the int64 min-heap h[off : off + n]; return the new size."""
+    """Push key onto the int64 min-heap h[off : off + n]."""
     j = n
     while j > 0:
         p = (j - 1) >> 1
-        if h[off + p] <= key:
+        hp = h[U(off + p)]
+        if hp <= key:
             break
-        h[off + j] = h[off + p]
+        h[U(off + j)] = hp
         j = p
-    h[off + j] = key
-    return n + 1
+    h[U(off + j)] = key
 
 
 @njit(cache=True, _nrt=False)
 def _key_pop(h, off, n):
-    """Pop the smallest key of h[off : off + n]; return (key, new size)."""
-    top = h[off]
+    """Pop and return the smallest key of h[off : off + n] (n > 0)."""
+    top = h[U(off)]
     n -= 1
     if n > 0:
-        key = h[off + n]
+        key = h[U(off + n)]
         j = 0
         while True:
             c = 2 * j + 1
             if c >= n:
                 break
-            if c + 1 < n and h[off + c + 1] < h[off + c]:
-                c += 1
-            if key <= h[off + c]:
+            hc = h[U(off + c)]
+            if c + 1 < n:
+                h2 = h[U(off + c + 1)]
+                if h2 < hc:
+                    c += 1
+                    hc = h2
+            if key <= hc:
                 break
-            h[off + j] = h[off + c]
+            h[U(off + j)] = hc
             j = c
-        h[off + j] = key
-    return top, n
+        h[U(off + j)] = key
+    return top
 
 
 # Dataflow steps --------------------------------------------------------------------------------
@@ -145,59 +163,77 @@ def _key_pop(h, off, n):
 # return the new count.
 
 @njit(cache=True, _nrt=False)
-def _decide_later(rid, idle, pending, dq, dqh, dqn):
+def _decide_later(rid, RS, dq, dqh, dqn):
     """Queue a decision for resource rid if it is idle and has none queued (SimPy's _decide)."""
-    if idle[rid] and not pending[rid]:
-        pending[rid] = True
+    rb = rid * RS_W
+    if RS[U(rb + RS_IDLE)] != 0 and RS[U(rb + RS_PENDING)] == 0:
+        RS[U(rb + RS_PENDING)] = 1
         R = dq.shape[0]
         q = dqh + dqn
-        dq[q - R if q >= R else q] = rid
+        dq[U(q - R if q >= R else q)] = rid
         return dqn + 1
     return dqn
 
 
 @njit(cache=True, _nrt=False)
-def _targets(kind, i, tap, dst_trips):
-    """Iterations [lo, hi) of the consumer that the producer's iteration i feeds (SimPy's targets)."""
-    if kind == PLAIN:
-        lo, hi = i, i + 1
-    elif kind == CARRIED:
-        lo, hi = i + 1, i + 2
-    elif kind == INVARIANT:
-        lo, hi = 0, dst_trips
-    elif kind == INIT:
-        lo, hi = 0, 1
-    else:  # TAP
-        lo, hi = (0, 1) if i == tap else (0, 0)
+def _enqueue(rid, key, RS, qh, dq, dqh, dqn, slack):
+    """A request (firing or transfer) joins resource rid's ready heap.  A heap with less than
+    ``slack`` free places (the most one event can push) raises the flag in RS row R: the
+    loop stops before the next event and the heaps grow."""
+    rb = rid * RS_W
+    n = RS[U(rb + RS_QN)]
+    _key_push(qh, RS[U(rb + RS_QOFF)], n, key)
+    RS[U(rb + RS_QN)] = n + 1
+    if n + 1 + slack > RS[U(rb + RS_QCAP)]:
+        RS[U(dq.shape[0] * RS_W)] = 1
+    return _decide_later(rid, RS, dq, dqh, dqn)
+
+
+@njit(cache=True, _nrt=False)
+def _targets(EI, eb, i, dst_trips):
+    """Iterations [lo, hi) of the consumer that the producer's iteration i feeds (SimPy's targets),
+    from the edge's coefficients: lo = a * i + a0, hi = b * i + b0, plus 1 at the tap iteration."""
+    lo = EI[U(eb + EI_LO_I)] * i + EI[U(eb + EI_LO_0)]
+    hi = EI[U(eb + EI_HI_I)] * i + EI[U(eb + EI_HI_0)] + (1 if i == EI[U(eb + EI_TAP)] else 0)
     return lo, min(hi, dst_trips)
 
 
 @njit(cache=True, _nrt=False)
-def _deliver(e, f, i, slot, F, NN, BT, BN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st, uq, uq_off, uq_n,
-             idle, pending, dq, dqh, dqn):
-    """Edge e delivered frame f's data of source iteration i; queue what became ready."""
-    dst = e_dst[e]
-    j0, j1 = _targets(e_kind[e], i, e_tap[e], ltrips[lev[slot] * NN + dst])
-    b = slot * F + base[dst]
+def _ready(dst, j0, j1, f, slot, F, BT, BK, NI, st, RS, qh, dq, dqh, dqn, slack):
+    """One input of node dst arrived for iterations j0..j1-1 of frame f; queue what became ready."""
+    nb = dst * NI_W
+    b = slot * F + NI[U(nb + NI_BASE)]
     for j in range(j0, j1):
-        st[b + j] -= 1
-        if st[b + j] == 0:
-            u = unit_of[dst]
-            uq_n[u] = _key_push(uq, uq_off[u], uq_n[u], (((f << BT) | j) << BN) | dst)
-            dqn = _decide_later(u, idle, pending, dq, dqh, dqn)
+        left = st[U(b + j)] - 1
+        st[U(b + j)] = left
+        if left == 0:
+            dqn = _enqueue(NI[U(nb + NI_UNIT)], (((f << BT) | j) << BK) | dst, RS, qh, dq, dqh, dqn, slack)
     return dqn
 
 
 @njit(cache=True, _nrt=False)
-def _request(e, f, i, slot, F, NN, BT, BN, BE, NU, e_dst, e_kind, e_tap, e_link, ltrips, lev, base, unit_of, st,
-             uq, uq_off, uq_n, lq, lq_off, lq_n, idle, pending, dq, dqh, dqn):
-    """Frame f's data on edge e (source iteration i) asks for its link, or arrives at once."""
-    link = e_link[e]
-    if link == SAME_UNIT:
-        return _deliver(e, f, i, slot, F, NN, BT, BN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st, uq,
-                        uq_off, uq_n, idle, pending, dq, dqh, dqn)
-    lq_n[link] = _key_push(lq, lq_off[link], lq_n[link], (((f << BT) | i) << BE) | e)
-    return _decide_later(NU + link, idle, pending, dq, dqh, dqn)
+def _deliver(e, f, i, slot, lt, F, BT, BK, NI, EI, ltrips, st, RS, qh, dq, dqh, dqn, slack):
+    """Edge e delivered frame f's data of source iteration i (SimPy's deliver)."""
+    eb = e * EI_W
+    dst = EI[U(eb + EI_DST)]
+    j0, j1 = _targets(EI, eb, i, ltrips[U(lt + dst)])
+    return _ready(dst, j0, j1, f, slot, F, BT, BK, NI, st, RS, qh, dq, dqh, dqn, slack)
+
+
+@njit(cache=True, _nrt=False)
+def _send(e, f, i, slot, lt, F, BT, BK, NI, EI, ltrips, st, RS, qh, dq, dqh, dqn, slack):
+    """Frame f's data on edge e (source iteration i) leaves its producer (SimPy's fired/request):
+    nothing moves to a consumer the frame no longer needs; inside a unit it arrives at once,
+    between units it asks for its link."""
+    eb = e * EI_W
+    dst = EI[U(eb + EI_DST)]
+    j0, j1 = _targets(EI, eb, i, ltrips[U(lt + dst)])
+    if j1 <= j0:
+        return dqn
+    rid = EI[U(eb + EI_RID)]
+    if rid < 0:
+        return _ready(dst, j0, j1, f, slot, F, BT, BK, NI, st, RS, qh, dq, dqh, dqn, slack)
+    return _enqueue(rid, (((f << BT) | i) << BK) | e, RS, qh, dq, dqh, dqn, slack)
 
 
 @njit(cache=True, _nrt=False)
@@ -226,124 +262,155 @@ def _add_latency(counts, tot, cnt, k, lat, lo, log_growth, nbins):
 
 
 @njit(cache=True, _nrt=False)
+def _outputs(f, fi, slot, now, of_ptr, of_idx, FR, relt, first, record, done, S, T, hist, hist_tot, hist_n,
+             hall, hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot, xall_n, lo, log_growth):
+    """The outputs that firing fi of frame f completes (SimPy's output_done, outputs_complete)."""
+    nbins = hist.shape[1]
+    fb = slot * FR_W
+    for q in range(of_ptr[fi], of_ptr[fi + 1]):
+        k = of_idx[q]
+        lat = now - relt[slot]
+        if f == 0:
+            first[k] = lat
+        if record:
+            done[f, k] = now
+        steady = f >= S[S_WARMUP]
+        _add_latency(hall, hall_tot, hall_n, k, lat, lo, log_growth, nbins)
+        if steady:
+            _add_latency(hist, hist_tot, hist_n, k, lat, lo, log_growth, nbins)
+        FR[fb + FR_LEFT] -= 1
+        if FR[fb + FR_LEFT] == 0:
+            # The frame's last output: its exit, where throughput is measured.
+            _add_latency(xall, xall_tot, xall_n, 0, now - relt[slot], lo, log_growth, nbins)
+            if steady:
+                _add_latency(xhist, xhist_tot, xhist_n, 0, now - relt[slot], lo, log_growth, nbins)
+            if f == 0:
+                S[S_F0DONE] = 1
+            T[T_ALL_FIRST] = min(T[T_ALL_FIRST], now)
+            T[T_ALL_LAST] = max(T[T_ALL_LAST], now)
+            if steady:
+                S[S_NSTEADY] += 1
+                T[T_FIRST] = min(T[T_FIRST], now)
+                T[T_LAST] = max(T[T_LAST], now)
+
+
+@njit(cache=True, _nrt=False)
 def _run(P, S, G, Z, stop):
     """Run the event loop until every event is processed (DONE), ``stop`` frames have retired
-    (PROGRESS) or the frame ring is too small for the next release (GROW, S[S_NEED] set)."""
-    (unit_of, service, trips, base, oe_ptr, oe_idx, src_edges, e_dst, e_kind, e_tap, e_link, e_time, e_bytes,
-     link_energy, of_ptr, of_idx, need0, local_bytes, offchip_bytes, e_comp, e_conv, ltrips, lwork, levels,
-     PF) = G
-    (ev_t, ev_s, ev_r, cur_a, cur_f, cur_i, idle, pending, dq, uq, uq_off, uq_n, lq, lq_off, lq_n, st, left,
-     work, relt, lev, hist, hist_tot, hist_n, hall, hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall,
-     xall_tot, xall_n, first, unit_busy, node_busy, link_busy, link_bytes, rel, done, T) = Z
+    (PROGRESS), or the frame ring or a ready heap must grow first (GROW: S[S_NEED] frames in flight,
+    S[S_NEEDK] frames about to be released)."""
+    NI, NF, EI, EF, oe_idx, src_edges, of_ptr, of_idx, need0, ltrips, lwork, levels, srcpush, PF = G
+    (ev_t, ev_r, RS, dq, qh, st, FR, relt, busy, node_busy, link_bytes, hist, hist_tot, hist_n, hall,
+     hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot, xall_n, first, rel, done, T) = Z
     NU = P[P_NU]
-    R = NU + P[P_NL]
+    R = P[P_R]
     NO = P[P_NO]
     NN = P[P_NN]
     F = P[P_F]
-    BT, BN, BE = P[P_BT], P[P_BN], P[P_BE]
-    MT_MASK, NN_MASK, NE_MASK = (1 << BT) - 1, (1 << BN) - 1, (1 << BE) - 1
+    BT, BK = P[P_BT], P[P_BK]
+    slack = P[P_SLACK]
+    flag = R * RS_W
+    MT_MASK, K_MASK, FS = (1 << BT) - 1, (1 << BK) - 1, BT + BK
     frames = P[P_FRAMES]
     window = P[P_WINDOW]
     is_open = P[P_OPEN] != 0
     record = P[P_RECORD] != 0
     has_levels = P[P_LEVELS] != 0
-    rate, lepb, oepb, lo, log_growth = PF[0], PF[1], PF[2], PF[3], PF[4]
-    nbins = hist.shape[1]
+    rate, lo, log_growth = PF[0], PF[1], PF[2]
     cap = S[S_CAP]
     mask = cap - 1  # cap is a power of two
     # Hot scalars live in locals; S and T hold them between calls.
-    evn, seq, dqh, dqn = S[S_EVN], S[S_SEQ], S[S_DQH], S[S_DQN]
+    evn, evh, dqh, dqn = S[S_EVN], S[S_EVH], S[S_DQH], S[S_DQN]
+    firings = S[S_FIRINGS]
+    evm = ev_t.shape[0] - 1
     now = T[T_NOW]
+    e_local, e_offchip, e_comp, e_conv, e_move = T[T_LOCAL], T[T_OFFCHIP], T[T_ECOMP], T[T_ECONV], T[T_EMOVE]
     code = DONE
     while True:
-        if S[S_FINISHED] >= stop:
-            code = PROGRESS
-            break
-        if evn > 0 and ev_t[0] == now:
-            r = ev_r[0]
+        if evn > 0 and ev_t[U(evh)] == now:
+            r = ev_r[U(evh)]
+            evh = (evh + 1) & evm
+            evn -= 1
+            rb = r * RS_W
             if r < NU:
                 # A firing ends.
-                evn = _ev_pop(ev_t, ev_s, ev_r, evn)
-                u = r
-                n, f, i = cur_a[u], cur_f[u], cur_i[u]
+                key = RS[U(rb + RS_KEY)]
+                n, f, i = key & K_MASK, key >> FS, (key >> BK) & MT_MASK
                 slot = f & mask
-                idle[u] = True
-                dur = service[n]
-                unit_busy[u] += dur
-                node_busy[n] += dur
-                T[T_LOCAL] += local_bytes[n]
-                T[T_OFFCHIP] += offchip_bytes[n]
-                T[T_ECOMP] += e_comp[n]
-                T[T_ECONV] += e_conv[n]
-                T[T_EMOVE] += local_bytes[n] * lepb + offchip_bytes[n] * oepb
-                S[S_FIRINGS] += 1
-                lt = lev[slot] * NN
-                for q in range(oe_ptr[n], oe_ptr[n + 1]):
-                    e = oe_idx[q]
-                    j0, j1 = _targets(e_kind[e], i, e_tap[e], ltrips[lt + e_dst[e]])
-                    if j1 > j0:  # nothing moves to a consumer the frame no longer needs
-                        dqn = _request(e, f, i, slot, F, NN, BT, BN, BE, NU, e_dst, e_kind, e_tap, e_link, ltrips,
-                                       lev, base, unit_of, st, uq, uq_off, uq_n, lq, lq_off, lq_n, idle, pending,
-                                       dq, dqh, dqn)
-                fi = base[n] + i
-                for q in range(of_ptr[fi], of_ptr[fi + 1]):
-                    k = of_idx[q]
-                    lat = now - relt[slot]
-                    if f == 0:
-                        first[k] = lat
-                    if record:
-                        done[f, k] = now
-                    steady = f >= S[S_WARMUP]
-                    _add_latency(hall, hall_tot, hall_n, k, lat, lo, log_growth, nbins)
-                    if steady:
-                        _add_latency(hist, hist_tot, hist_n, k, lat, lo, log_growth, nbins)
-                    left[slot] -= 1
-                    if left[slot] == 0:
-                        # The frame's last output: its exit, where throughput is measured.
-                        _add_latency(xall, xall_tot, xall_n, 0, now - relt[slot], lo, log_growth, nbins)
-                        if steady:
-                            _add_latency(xhist, xhist_tot, xhist_n, 0, now - relt[slot], lo, log_growth, nbins)
-                        if f == 0:
-                            S[S_F0DONE] = 1
-                        T[T_ALL_FIRST] = min(T[T_ALL_FIRST], now)
-                        T[T_ALL_LAST] = max(T[T_ALL_LAST], now)
-                        if steady:
-                            S[S_NSTEADY] += 1
-                            T[T_FIRST] = min(T[T_FIRST], now)
-                            T[T_LAST] = max(T[T_LAST], now)
-                work[slot] -= 1
-                if work[slot] == 0:
+                fb = slot * FR_W
+                RS[U(rb + RS_IDLE)] = 1
+                nb = n * NF_W
+                dur = NF[U(nb + NF_SERVICE)]
+                busy[U(r)] += dur
+                node_busy[U(n)] += dur
+                e_local += NF[U(nb + NF_LOCAL)]
+                e_offchip += NF[U(nb + NF_OFFCHIP)]
+                e_comp += NF[U(nb + NF_ECOMP)]
+                e_conv += NF[U(nb + NF_ECONV)]
+                e_move += NF[U(nb + NF_EMOVE)]
+                firings += 1
+                lt = FR[U(fb + FR_LT)]
+                ni = n * NI_W
+                for q in range(NI[U(ni + NI_OE_LO)], NI[U(ni + NI_OE_HI)]):
+                    dqn = _send(oe_idx[U(q)], f, i, slot, lt, F, BT, BK, NI, EI, ltrips, st, RS, qh, dq, dqh, dqn,
+                                slack)
+                fi = NI[U(ni + NI_BASE)] + i
+                if of_ptr[U(fi + 1)] > of_ptr[U(fi)]:
+                    _outputs(f, fi, slot, now, of_ptr, of_idx, FR, relt, first, record, done, S, T, hist, hist_tot,
+                             hist_n, hall, hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot, xall_n, lo,
+                             log_growth)
+                w = FR[U(fb + FR_WORK)] - 1
+                FR[U(fb + FR_WORK)] = w
+                if w == 0:
                     # Retire: free the slot, wake the source if it waits for one.
                     S[S_FINISHED] += 1
                     o = S[S_OLDEST]
-                    while o < S[S_NEXT] and work[o & mask] == 0:
+                    while o < S[S_NEXT] and FR[U((o & mask) * FR_W + FR_WORK)] == 0:
                         o += 1
                     S[S_OLDEST] = o
                     if S[S_WAITING]:
                         S[S_WAITING] = 0
-                        evn = _ev_push(ev_t, ev_s, ev_r, evn, now, seq, R)
-                        seq += 1
-                if uq_n[u] > 0:
-                    dqn = _decide_later(u, idle, pending, dq, dqh, dqn)
+                        evh = _ev_insert(ev_t, ev_r, evh, evn, now, R)
+                        evn += 1
+                    if S[S_FINISHED] >= stop:
+                        code = PROGRESS
+                if RS[U(rb + RS_QN)] > 0:
+                    dqn = _decide_later(r, RS, dq, dqh, dqn)
+                if RS[U(flag)] != 0:  # a ready heap is nearly full: grow it before the next event
+                    code = GROW
+                if code != DONE:
+                    break
             elif r < R:
                 # A transfer ends.
-                evn = _ev_pop(ev_t, ev_s, ev_r, evn)
-                link = r - NU
-                e, f, i = cur_a[r], cur_f[r], cur_i[r]
-                idle[r] = True
-                dqn = _deliver(e, f, i, f & mask, F, NN, BT, BN, e_dst, e_kind, e_tap, ltrips, lev, base, unit_of, st,
-                               uq, uq_off, uq_n, idle, pending, dq, dqh, dqn)
-                if lq_n[link] > 0:
-                    dqn = _decide_later(r, idle, pending, dq, dqh, dqn)
+                key = RS[U(rb + RS_KEY)]
+                e, f, i = key & K_MASK, key >> FS, (key >> BK) & MT_MASK
+                RS[U(rb + RS_IDLE)] = 1
+                slot = f & mask
+                if f >= S[S_OLDEST] and FR[U(slot * FR_W + FR_WORK)] != 0:
+                    dqn = _deliver(e, f, i, slot, FR[U(slot * FR_W + FR_LT)], F, BT, BK, NI, EI, ltrips, st, RS,
+                                   qh, dq, dqh, dqn, slack)
+                # else: the frame retired before this transfer of data it did not need arrived (a
+                # source edge to a node its exit level skips); SimPy raises KeyError there.
+                if RS[U(rb + RS_QN)] > 0:
+                    dqn = _decide_later(r, RS, dq, dqh, dqn)
+                if RS[U(flag)] != 0:
+                    code = GROW
+                    break
             else:
                 # The source runs: it releases k frames at once (SimPy's loop, whose conditions
                 # nothing changes while it runs), then waits for a time or a retirement.
                 k = _releases_due(S[S_NEXT], frames, S[S_FINISHED], window, is_open, rate, now)
-                if S[S_NEXT] + k - S[S_OLDEST] > cap:
+                room = S[S_NEXT] + k - S[S_OLDEST] <= cap
+                for q in range(R):
+                    if RS[U(q * RS_W + RS_QN)] + k * srcpush[U(q)] + slack > RS[U(q * RS_W + RS_QCAP)]:
+                        room = False
+                if not room:
                     S[S_NEED] = S[S_NEXT] + k - S[S_OLDEST]
+                    S[S_NEEDK] = k
+                    evh = (evh - 1) & evm  # put the source's event back: it runs after the growth
+                    evn += 1
                     code = GROW
                     break
-                evn = _ev_pop(ev_t, ev_s, ev_r, evn)
                 for _ in range(k):
                     f = S[S_NEXT]
                     S[S_NEXT] = f + 1
@@ -351,61 +418,68 @@ def _run(P, S, G, Z, stop):
                     level = levels[f] if has_levels else NO - 1
                     b = slot * F
                     for q in range(F):
-                        st[b + q] = need0[q]
-                    lev[slot] = level
-                    left[slot] = level + 1
-                    work[slot] = lwork[level]
+                        st[U(b + q)] = need0[U(q)]
+                    fb = slot * FR_W
+                    FR[fb + FR_LT] = level * NN
+                    FR[fb + FR_LEFT] = level + 1
+                    FR[fb + FR_WORK] = lwork[level]
                     relt[slot] = now
                     if S[S_F0DONE] == 0:
                         S[S_WARMUP] += 1
                     if record:
                         rel[f] = now
+                    lt = level * NN
                     for q in range(src_edges.shape[0]):
-                        dqn = _request(src_edges[q], f, 0, slot, F, NN, BT, BN, BE, NU, e_dst, e_kind, e_tap, e_link,
-                                       ltrips, lev, base, unit_of, st, uq, uq_off, uq_n, lq, lq_off, lq_n, idle,
-                                       pending, dq, dqh, dqn)
+                        # Released data moves to the consumers this frame needs (SimPy's release).
+                        dqn = _send(src_edges[q], f, 0, slot, lt, F, BT, BK, NI, EI, ltrips, st, RS, qh, dq, dqh,
+                                    dqn, slack)
                 if S[S_NEXT] < frames:
                     if is_open:
                         wait = S[S_NEXT] / rate - now
-                        evn = _ev_push(ev_t, ev_s, ev_r, evn, now + wait, seq, R)
-                        seq += 1
+                        evh = _ev_insert(ev_t, ev_r, evh, evn, now + wait, R)
+                        evn += 1
                     else:
                         S[S_WAITING] = 1
+                if RS[U(flag)] != 0:
+                    code = GROW
+                    break
         elif dqn > 0:
-            # A decision: the resource starts its smallest-key request if it is idle.
-            r = dq[dqh]
-            dqh = dqh + 1 if dqh + 1 < R else 0
-            dqn -= 1
-            pending[r] = False
-            if r < NU:
-                if not idle[r] or uq_n[r] == 0:
+            # Decisions: each resource starts its smallest-key request if it is idle.  A
+            # zero-time request ends within this instant: its end comes before the next decision.
+            while dqn > 0:
+                r = dq[U(dqh)]
+                dqh = dqh + 1 if dqh + 1 < R else 0
+                dqn -= 1
+                rb = r * RS_W
+                RS[U(rb + RS_PENDING)] = 0
+                qn = RS[U(rb + RS_QN)]
+                if RS[U(rb + RS_IDLE)] == 0 or qn == 0:
                     continue
-                key, uq_n[r] = _key_pop(uq, uq_off[r], uq_n[r])
-                n = key & NN_MASK
-                idle[r] = False
-                cur_a[r], cur_f[r], cur_i[r] = n, key >> (BT + BN), (key >> BN) & MT_MASK
-                evn = _ev_push(ev_t, ev_s, ev_r, evn, now + service[n], seq, r)
-                seq += 1
-            else:
-                link = r - NU
-                if not idle[r] or lq_n[link] == 0:
-                    continue
-                key, lq_n[link] = _key_pop(lq, lq_off[link], lq_n[link])
-                e = key & NE_MASK
-                idle[r] = False
-                cur_a[r], cur_f[r], cur_i[r] = e, key >> (BT + BE), (key >> BE) & MT_MASK
-                dur = e_time[e]
-                link_busy[link] += dur
-                link_bytes[link] += e_bytes[e]
-                T[T_EMOVE] += e_bytes[e] * link_energy[link]
-                evn = _ev_push(ev_t, ev_s, ev_r, evn, now + dur, seq, r)
-                seq += 1
+                key = _key_pop(qh, RS[U(rb + RS_QOFF)], qn)
+                RS[U(rb + RS_QN)] = qn - 1
+                a = key & K_MASK
+                RS[U(rb + RS_IDLE)] = 0
+                RS[U(rb + RS_KEY)] = key
+                if r < NU:
+                    dur = NF[U(a * NF_W + NF_SERVICE)]
+                else:
+                    ab = a * EF_W
+                    dur = EF[U(ab + EF_TIME)]
+                    busy[U(r)] += dur
+                    link_bytes[U(r - NU)] += EF[U(ab + EF_BYTES)]
+                    e_move += EF[U(ab + EF_EMOVE)]
+                end = now + dur
+                evh = _ev_insert(ev_t, ev_r, evh, evn, end, r)
+                evn += 1
+                if end == now:
+                    break
         elif evn > 0:
-            now = ev_t[0]
+            now = ev_t[U(evh)]
         else:
             break
-    S[S_EVN], S[S_SEQ], S[S_DQH], S[S_DQN] = evn, seq, dqh, dqn
+    S[S_EVN], S[S_EVH], S[S_DQH], S[S_DQN], S[S_FIRINGS] = evn, evh, dqh, dqn, firings
     T[T_NOW] = now
+    T[T_LOCAL], T[T_OFFCHIP], T[T_ECOMP], T[T_ECONV], T[T_EMOVE] = e_local, e_offchip, e_comp, e_conv, e_move
     return code
 
 
@@ -419,7 +493,7 @@ def _csr(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _static(plan: SimPlan, rate: float | None, levels: np.ndarray | None) -> dict[str, np.ndarray]:
-    nn = plan.n_nodes
+    nn, nu = plan.n_nodes, plan.n_units
     trips = np.ascontiguousarray(plan.trips, dtype=np.int64)
     base = np.zeros(nn, dtype=np.int64)
     base[1:] = np.cumsum(trips)[:-1]
@@ -444,19 +518,44 @@ def _static(plan: SimPlan, rate: float | None, levels: np.ndarray | None) -> dic
             need0[b + 1:b + t] += 1
         else:  # INIT, TAP: iteration 0
             need0[b] += 1
+    NI = np.zeros((nn, NI_W), dtype=np.int64)
+    NI[:, NI_UNIT], NI[:, NI_BASE], NI[:, NI_OE_LO], NI[:, NI_OE_HI] = plan.unit_of, base, oe_ptr[:-1], oe_ptr[1:]
+    # The movement energy of a firing and of a transfer, with SimPy's float operations.
+    local, offchip = np.asarray(plan.local_bytes, dtype=np.float64), np.asarray(plan.offchip_bytes, dtype=np.float64)
+    emove = local * plan.local_energy_j_per_byte + offchip * plan.offchip_energy_j_per_byte
+    NF = np.zeros((nn, NF_W))
+    NF[:, NF_SERVICE], NF[:, NF_LOCAL], NF[:, NF_OFFCHIP] = plan.service_s, local, offchip
+    NF[:, NF_ECOMP], NF[:, NF_ECONV], NF[:, NF_EMOVE] = plan.energy_compute_j, plan.energy_conversion_j, emove
+    e_link = np.asarray(plan.e_link, dtype=np.int64)
+    rid = np.where(e_link == SAME_UNIT, -1, nu + e_link)
+    ne = len(e_link)
+    EI = np.zeros((ne, EI_W), dtype=np.int64)
+    kind = np.asarray(plan.e_kind, dtype=np.int64)
+    EI[:, EI_DST], EI[:, EI_KIND], EI[:, EI_RID] = plan.e_dst, kind, rid
+    # TAP edges, and INIT edges whose initial state is another loop's tensor of one iteration,
+    # feed iteration 0 only when the producer is at that iteration.
+    tapped = (kind == TAP) | ((kind == INIT) & (np.asarray(plan.e_tap) >= 0))
+    EI[:, EI_TAP] = np.where(tapped, plan.e_tap, -1)
+    big = int(trips.max(initial=1)) + 1
+    coef = {PLAIN: (1, 0, 1, 1), CARRIED: (1, 1, 1, 2), INVARIANT: (0, 0, 0, big), INIT: (0, 0, 0, 1),
+            TAP: (0, 0, 0, 0)}
+    EI[:, EI_LO_I:EI_HI_0 + 1] = np.array([coef[TAP if t else int(k)] for k, t in zip(kind, tapped)],
+                                          dtype=np.int64).reshape(-1, 4)
+    e_bytes = np.asarray(plan.e_bytes, dtype=np.float64)
+    link_e = np.asarray(plan.link_energy_j_per_byte, dtype=np.float64)
+    e_move = e_bytes * np.where(e_link == SAME_UNIT, 0.0, link_e[np.maximum(e_link, 0)] if len(link_e) else 0.0)
+    EF = np.zeros((ne, EF_W))
+    EF[:, EF_TIME], EF[:, EF_BYTES], EF[:, EF_EMOVE] = plan.e_time, e_bytes, e_move
     lt = np.ascontiguousarray(plan.level_trips, dtype=np.int64)
-    f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
-    i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
-    pf = np.array([float(rate) if rate else 0.0, float(plan.local_energy_j_per_byte),
-                   float(plan.offchip_energy_j_per_byte), BIN_LO, math.log(BIN_GROWTH)])
+    srcpush, slack = _push_bounds(plan, trips)
+    pf = np.array([float(rate) if rate else 0.0, BIN_LO, math.log(BIN_GROWTH)])
+    c = np.ascontiguousarray
     return dict(
-        unit_of=i64(plan.unit_of), service=f64(plan.service_s), trips=trips, base=base, oe_ptr=oe_ptr, oe_idx=oe_idx,
-        src_edges=np.array(src, dtype=np.int64), e_dst=i64(plan.e_dst), e_kind=i64(plan.e_kind),
-        e_tap=i64(plan.e_tap), e_link=i64(plan.e_link), e_time=f64(plan.e_time), e_bytes=f64(plan.e_bytes),
-        link_energy=f64(plan.link_energy_j_per_byte), of_ptr=of_ptr, of_idx=of_idx, need0=need0,
-        local_bytes=f64(plan.local_bytes), offchip_bytes=f64(plan.offchip_bytes),
-        e_comp=f64(plan.energy_compute_j), e_conv=f64(plan.energy_conversion_j), ltrips=lt.ravel(),
-        lwork=lt.sum(axis=1), levels=np.zeros(1, dtype=np.int64) if levels is None else i64(levels), PF=pf,
+        NI=NI.ravel(), NF=NF.ravel(), EI=EI.ravel(), EF=EF.ravel(), oe_idx=oe_idx,
+        src_edges=np.array(src, dtype=np.int64),
+        of_ptr=of_ptr, of_idx=of_idx, need0=need0, ltrips=c(lt.ravel()), lwork=lt.sum(axis=1),
+        levels=np.zeros(1, dtype=np.int64) if levels is None else c(levels, dtype=np.int64), PF=pf,
+        trips=trips, srcpush=srcpush, slack=slack,
     )
 
 
@@ -465,39 +564,75 @@ def _bits(n: int) -> int:
     return max(1, int(n - 1).bit_length())
 
 
-def _heap_offsets(bound: np.ndarray, cap: int) -> np.ndarray:
-    off = np.zeros(len(bound) + 1, dtype=np.int64)
-    off[1:] = np.cumsum(bound * cap)
-    return off
+def _push_bounds(plan: SimPlan, trips: np.ndarray) -> tuple[np.ndarray, int]:
+    """(pushes per release into each resource's ready heap, most pushes one event makes into one heap)."""
+    nu = plan.n_units
+    R = nu + len(plan.link_names)
+
+    def target(e: int) -> tuple[int, int]:  # (heap, pushes) of one request on edge e
+        dst = int(plan.e_dst[e])
+        if plan.e_link[e] != SAME_UNIT:
+            return nu + int(plan.e_link[e]), 1
+        return int(plan.unit_of[dst]), int(trips[dst]) if plan.e_kind[e] == INVARIANT else 1
+
+    src = np.zeros(R, dtype=np.int64)
+    per_node = np.zeros((plan.n_nodes, R), dtype=np.int64)
+    slack = 1
+    for e, s in enumerate(plan.e_src):
+        r, k = target(e)
+        if s == SOURCE:
+            src[r] += k
+        else:
+            per_node[int(s), r] += k
+        slack = max(slack, int(trips[plan.e_dst[e]]))  # a transfer's arrival
+    return src, max(slack, int(per_node.max(initial=1)))
 
 
-def _ring(Z: dict, cap: int, F: int, ubound: np.ndarray, lbound: np.ndarray) -> None:
-    """Allocate the frame ring and the ready heaps it bounds, for ``cap`` frames in flight."""
+def _ring(Z: dict, cap: int, F: int) -> None:
+    """Allocate the frame ring for ``cap`` frames in flight."""
     Z["st"] = np.zeros(cap * F, dtype=np.int32)
-    Z["left"], Z["work"], Z["lev"] = (np.zeros(cap, dtype=np.int64) for _ in range(3))
+    Z["FR"] = np.zeros(cap * FR_W, dtype=np.int64)
     Z["relt"] = np.zeros(cap)
-    for h, off, bound in (("uq", "uq_off", ubound), ("lq", "lq_off", lbound)):
-        Z[off] = _heap_offsets(bound, cap)
-        Z[h] = np.zeros(max(1, int(Z[off][-1])), dtype=np.int64)
 
 
-def _grow(Z: dict, S: np.ndarray, F: int, ubound: np.ndarray, lbound: np.ndarray) -> None:
-    """Enlarge the frame ring (and the ready heaps sized by it) to hold S[S_NEED] frames."""
+def _heaps(Z: dict, qcap: np.ndarray) -> None:
+    """Lay the ready heaps out with capacities ``qcap``, keeping what they hold."""
+    rs = Z["RS"].reshape(-1, RS_W)[:len(qcap)]
+    off = np.zeros(len(qcap) + 1, dtype=np.int64)
+    off[1:] = np.cumsum(qcap)
+    qh = np.zeros(max(1, int(off[-1])), dtype=np.int64)
+    if "qh" in Z:
+        for r in range(len(qcap)):  # heap contents keep their order
+            o, n = rs[r, RS_QOFF], rs[r, RS_QN]
+            qh[off[r]:off[r] + n] = Z["qh"][o:o + n]
+    rs[:, RS_QOFF], rs[:, RS_QCAP] = off[:-1], qcap
+    Z["qh"] = qh
+
+
+def _grow(Z: dict, S: np.ndarray, F: int, srcpush: np.ndarray, slack: int) -> None:
+    """Make room: a ring for S[S_NEED] frames in flight, heaps for the next event's pushes."""
     cap, need = int(S[S_CAP]), int(S[S_NEED])
-    new = cap
-    while new < need:
-        new *= 2
-    old = {k: Z[k] for k in ("st", "uq", "uq_off", "lq", "lq_off") + RING}
-    _ring(Z, new, F, ubound, lbound)
-    live = np.arange(int(S[S_OLDEST]), int(S[S_NEXT]), dtype=np.int64)
-    a, b = live & (cap - 1), live & (new - 1)
-    Z["st"].reshape(new, F)[b] = old["st"].reshape(cap, F)[a]
-    for k in RING:
-        Z[k][b] = old[k][a]
-    for h, off, n in (("uq", "uq_off", "uq_n"), ("lq", "lq_off", "lq_n")):
-        for r, size in enumerate(Z[n]):  # heap contents keep their order at the new offset
-            Z[h][Z[off][r]:Z[off][r] + size] = old[h][old[off][r]:old[off][r] + size]
-    S[S_CAP] = new
+    if need > cap:
+        new = cap
+        while new < need:
+            new *= 2
+        old = {k: Z[k] for k in ("st", "FR", "relt")}
+        _ring(Z, new, F)
+        live = np.arange(int(S[S_OLDEST]), int(S[S_NEXT]), dtype=np.int64)
+        a, b = live & (cap - 1), live & (new - 1)
+        Z["st"].reshape(new, F)[b] = old["st"].reshape(cap, F)[a]
+        Z["FR"].reshape(new, FR_W)[b] = old["FR"].reshape(cap, FR_W)[a]
+        Z["relt"][b] = old["relt"][a]
+        S[S_CAP] = new
+    rs = Z["RS"].reshape(-1, RS_W)
+    R = len(srcpush)
+    qcap = rs[:R, RS_QCAP].copy()
+    want = rs[:R, RS_QN] + int(S[S_NEEDK]) * srcpush + 2 * slack
+    qcap = np.where(qcap < want, np.maximum(2 * qcap, want), qcap)
+    if np.any(qcap != rs[:R, RS_QCAP]):
+        _heaps(Z, qcap)
+    rs[R, :] = 0  # the flag
+    S[S_NEED] = S[S_NEEDK] = 0
 
 
 def _hist(counts: np.ndarray, total: np.ndarray, n: np.ndarray) -> LatencyHistogram:
@@ -519,32 +654,32 @@ def simulate_fast(plan: SimPlan, frames: int, rate: float | None = None, window:
             raise ValueError(f"levels must give an output index 0..{plan.n_outputs - 1} for each of {frames} frames")
     G = _static(plan, rate, levels)
     nu, nl, no, nn = plan.n_units, len(plan.link_names), plan.n_outputs, plan.n_nodes
+    R = nu + nl
     trips = G["trips"]
     F = int(trips.sum())
     ne = len(plan.e_src)
     win = None if rate else int(window or plan.window)
-    # Ready-queue keys pack (f, i, n) and (f, i, e) into one int64 with bit fields.
-    bt, bn, be = (_bits(int(trips.max(initial=1))), _bits(nn), _bits(ne))
-    if _bits(frames) + bt + max(bn, be) > 62:
+    # Ready-heap keys pack (f, i, n) for units and (f, i, e) for links into one int64.
+    bt, bk = _bits(int(trips.max(initial=1))), max(_bits(nn), _bits(ne))
+    if _bits(frames) + bt + bk > 62:
         raise ValueError(f"too many frames for the compiled engine's 63-bit keys: {frames}")
-    P = np.array([nu, nl, no, F, bt, nn, bn, be, frames, win or 0, 1 if rate else 0,
-                  1 if record else 0, 0 if levels is None else 1], dtype=np.int64)
-    # Ready-heap bounds per frame in flight: firings per unit, requests per link.
-    ubound = np.bincount(G["unit_of"], weights=trips, minlength=nu).astype(np.int64)
-    lbound = np.zeros(nl, dtype=np.int64)
+    srcpush, slack = G["srcpush"], G["slack"]
+    P = np.array([nu, R, no, F, nn, bt, bk, frames, win or 0, 1 if rate else 0, 1 if record else 0,
+                  0 if levels is None else 1, slack], dtype=np.int64)
+    cap = 1 << _bits(2 * win + 2) if win else 64  # a power of two: slot = f & (cap - 1)
+    # Ready heaps start with room for cap frames in flight: firings per unit, requests per link.
+    bound = np.zeros(R, dtype=np.int64)
+    bound[:nu] = np.bincount(np.asarray(plan.unit_of, dtype=np.int64), weights=trips, minlength=nu).astype(np.int64)
     for e in range(ne):
         if plan.e_link[e] != SAME_UNIT:
             s = int(plan.e_src[e])
-            lbound[plan.e_link[e]] += 1 if s == SOURCE else int(trips[s])
-    cap = 1 << _bits(2 * win + 2) if win else 64  # a power of two: slot = f & (cap - 1)
-    R = nu + nl
+            bound[nu + plan.e_link[e]] += 1 if s == SOURCE else int(trips[s])
+    RS = np.zeros((R + 1) * RS_W, dtype=np.int64)
+    RS[RS_IDLE:R * RS_W:RS_W] = 1
     Z: dict[str, np.ndarray] = dict(
-        ev_t=np.zeros(R + 1), ev_s=np.zeros(R + 1, dtype=np.int64), ev_r=np.zeros(R + 1, dtype=np.int64),
-        cur_a=np.zeros(R, dtype=np.int64), cur_f=np.zeros(R, dtype=np.int64), cur_i=np.zeros(R, dtype=np.int64),
-        idle=np.ones(R, dtype=np.bool_), pending=np.zeros(R, dtype=np.bool_), dq=np.zeros(R, dtype=np.int64),
-        uq_n=np.zeros(nu, dtype=np.int64), lq_n=np.zeros(nl, dtype=np.int64),
-        first=np.full(no, np.nan), unit_busy=np.zeros(nu), node_busy=np.zeros(nn), link_busy=np.zeros(nl),
-        link_bytes=np.zeros(nl), rel=np.zeros(frames if record else 1),
+        ev_t=np.zeros(1 << _bits(R + 2)), ev_r=np.zeros(1 << _bits(R + 2), dtype=np.int64),
+        RS=RS, dq=np.zeros(R, dtype=np.int64), busy=np.zeros(R), node_busy=np.zeros(nn), link_bytes=np.zeros(nl),
+        first=np.full(no, np.nan), rel=np.zeros(frames if record else 1),
         done=np.full((frames, no), np.nan) if record else np.zeros((1, no)),
         T=np.array([0.0, np.inf, -np.inf, np.inf, -np.inf, 0.0, 0.0, 0.0, 0.0, 0.0]),
     )
@@ -552,12 +687,13 @@ def simulate_fast(plan: SimPlan, frames: int, rate: float | None = None, window:
         Z[name] = np.zeros((k, N_BINS), dtype=np.int64)
         Z[name + "_tot"] = np.zeros(k)
         Z[name + "_n"] = np.zeros(k, dtype=np.int64)
-    _ring(Z, cap, F, ubound, lbound)
-    S = np.zeros(14, dtype=np.int64)
+    _ring(Z, cap, F)
+    _heaps(Z, cap * bound + 2 * slack)
+    S = np.zeros(15, dtype=np.int64)
     S[S_CAP] = cap
     # The source starts at time 0 (SimPy's Initialize event): the one event scheduled so far.
     Z["ev_r"][0] = R
-    S[S_EVN], S[S_SEQ] = 1, 1
+    S[S_EVN] = 1
     Gt = tuple(G[k] for k in G_NAMES)
     step = max(1, frames // 100)
     reported = 0
@@ -565,7 +701,7 @@ def simulate_fast(plan: SimPlan, frames: int, rate: float | None = None, window:
         stop = int(S[S_FINISHED]) + step if progress is not None else frames + 1
         code = _run(P, S, Gt, tuple(Z[k] for k in Z_NAMES), stop)
         if code == GROW:
-            _grow(Z, S, F, ubound, lbound)
+            _grow(Z, S, F, srcpush, slack)
             continue
         if progress is not None and int(S[S_FINISHED]) != reported:
             reported = int(S[S_FINISHED])
@@ -580,10 +716,11 @@ def simulate_fast(plan: SimPlan, frames: int, rate: float | None = None, window:
         warmup, n_steady = 0, int(S[S_FINISHED])
         hist, exit_hist = _hist(Z["hall"], Z["hall_tot"], Z["hall_n"]), _hist(Z["xall"], Z["xall_tot"], Z["xall_n"])
         t_first, t_last = float(T[T_ALL_FIRST]), float(T[T_ALL_LAST])
+    busy = Z["busy"]
     return SimResult(
         frames=frames, warmup=warmup, first_latency=Z["first"], hist=hist, exit_hist=exit_hist, t_first=t_first,
-        t_last=t_last, n_steady=n_steady, end_time=float(T[T_NOW]), unit_busy=Z["unit_busy"],
-        node_busy=Z["node_busy"], link_busy=Z["link_busy"], link_bytes=Z["link_bytes"],
+        t_last=t_last, n_steady=n_steady, end_time=float(T[T_NOW]), unit_busy=busy[:nu].copy(),
+        node_busy=Z["node_busy"], link_busy=busy[nu:].copy(), link_bytes=Z["link_bytes"],
         local_bytes=float(T[T_LOCAL]), offchip_bytes=float(T[T_OFFCHIP]), energy_compute_j=float(T[T_ECOMP]),
         energy_conversion_j=float(T[T_ECONV]), energy_movement_j=float(T[T_EMOVE]), firings=int(S[S_FIRINGS]),
         release=Z["rel"] if record else None, done=Z["done"] if record else None, trace=[],

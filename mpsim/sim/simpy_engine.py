@@ -10,8 +10,8 @@ Rules (shared with the compiled engine, docs/semantics.md):
   requests in key order (f, i, edge).  Inside a unit data moves at no cost.
 * Resource decisions are taken after every other event of the same instant (a lower event
   priority), so they see everything that became ready at that time.
-* Frames are released at ``f / rate``, or (no rate) when frame f - window has finished:
-  the source runs as fast as the graph accepts.
+* Frames are released at ``f / rate``, or (no rate) whenever fewer than ``window`` frames
+  are in flight (released and not yet retired): the source runs as fast as the graph accepts.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def targets(kind: int, i: int, tap: int, dst_trips: int) -> range:
         lo, hi = i + 1, i + 2
     elif kind == INVARIANT:
         lo, hi = 0, dst_trips
-    elif kind == INIT:
-        lo, hi = 0, 1
+    elif kind == INIT:  # from outside the loop; from another loop's iteration ``tap`` if tapped
+        lo, hi = (0, 1) if tap < 0 or i == tap else (0, 0)
     else:  # TAP
         lo, hi = (0, 1) if i == tap else (0, 0)
     return range(lo, min(hi, dst_trips))
@@ -154,7 +154,8 @@ class _Run:
         if self.rel is not None:
             self.rel[f] = now
         for e in self.src_edges:
-            self.request(e, f, 0)
+            if len(targets(int(self.p.e_kind[e]), 0, int(self.p.e_tap[e]), int(self.ftrips[f][self.p.e_dst[e]]))):
+                self.request(e, f, 0)  # only to consumers this frame needs
 
     # Links -----------------------------------------------------------------------------------
     def request(self, e: int, f: int, i: int) -> None:

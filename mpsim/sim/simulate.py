@@ -44,7 +44,7 @@ def run_engine(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int, r
         from mpsim.sim.tick_engine import simulate_ticks
 
         if engine == "fast":
-            raise MpsimError(f"the fast engine runs dataflow mode only; use --engine simpy for {mode}")
+            raise MpsimError(f"the fast engine runs dataflow mode only: use --mode dataflow, or --engine simpy for {mode}")
         return simulate_ticks(plan, p, mode, frames, rate, window, record, trace_frames, progress, levels)
     if engine == "fast":
         from mpsim.sim.fast_engine import simulate_fast

@@ -123,7 +123,8 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
         if rel is not None:
             rel[f] = t
         for e in src_edges:
-            pending.append((e, f, 0))
+            if len(targets(int(plan.e_kind[e]), 0, int(plan.e_tap[e]), int(ftrips[f][plan.e_dst[e]]))):
+                pending.append((e, f, 0))
 
     def stepper():
         pending: list[tuple[int, int, int]] = []  # transfers for the next exchange phase
