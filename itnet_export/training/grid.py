@@ -33,6 +33,7 @@ from mpsim.errors import MpsimError
 FAMILIES = ("shared", "independent")
 MARGIN = 0.02
 TOLERANCE = 1e-12
+MAX_WIDTH = 255  # the width rule searches f in 4..MAX_WIDTH; reaching it means the budget is too large
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,13 @@ def point_width(preset: str, point: GridPoint, budget: float, num_classes: int) 
     cfg = ITNET_PRESETS[preset].with_(scales=point.scales, iterations=point.iterations, blocks=point.blocks,
                                       shared=point.family == "shared", num_classes=num_classes)
     try:
-        f, macs, _ = largest_width(cfg, budget)
+        f, macs, _ = largest_width(cfg, budget, hi=MAX_WIDTH + 1)
     except ValueError as exc:
         raise MpsimError(f"{point.name}: {exc}") from None
+    if f >= MAX_WIDTH:
+        h, w = cfg.input_size
+        raise MpsimError(f"{point.name}: the budget {budget:,.0f} MACs allows widths beyond {MAX_WIDTH} at {w}x{h}; "
+                         "use a smaller --budget-macs")
     return f, macs
 
 

@@ -79,6 +79,7 @@ class TrainConfig:
     loader_workers: int = 0
     export: bool = True
     model: dict = field(default_factory=dict)  # ItNetConfig overrides (MODEL_KEYS)
+    data_options: dict = field(default_factory=dict)  # extra get_dataset options, e.g. {"size": [256, 512]}
     auc_anchor: float = CHANCE_MIOU_CAMVID
 
     def __post_init__(self) -> None:
@@ -296,22 +297,30 @@ def evaluate(model: ItNet, dataset, batch_size: int, max_batches: int | None = N
 # The run ----------------------------------------------------------------------------------------
 
 def _datasets(cfg: TrainConfig):
-    train = get_dataset(cfg.dataset, "train", cfg.data_root, seed=cfg.seed, max_items=cfg.train_size)
-    val = get_dataset(cfg.dataset, "val", cfg.data_root, seed=cfg.seed, max_items=cfg.val_size)
+    opts = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.data_options.items()}
+    try:
+        train = get_dataset(cfg.dataset, "train", cfg.data_root, seed=cfg.seed, max_items=cfg.train_size, **opts)
+        val = get_dataset(cfg.dataset, "val", cfg.data_root, seed=cfg.seed, max_items=cfg.val_size, **opts)
+    except TypeError as exc:
+        raise MpsimError(f"bad data set option for {cfg.dataset}: {exc}") from None
     if train.num_classes != val.num_classes:  # pragma: no cover - same class per data set
         raise MpsimError("training and validation splits disagree on the classes")
     return train, val
 
 
 def _progress(enabled: bool):
+    """A rich progress bar on stderr, only when stderr is a terminal (logs stay plain otherwise)."""
     if not enabled:
         return None
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True), transient=False)
+                    console=console, transient=False)
 
 
 def train(cfg: TrainConfig, out_dir: str | os.PathLike[str], resume: bool = False, progress: bool = False,
@@ -330,6 +339,10 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike[str], resume: bool = Fals
     if out.exists() and not out.is_dir():
         raise MpsimError(f"{out}: is not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(f".{CHECKPOINT}.*.tmp"):  # left by a run killed while writing a checkpoint
+        stale.unlink(missing_ok=True)
+    if resume and not ckpt_path.exists():
+        log(f"no checkpoint in {out}: starting a new run")
 
     with deterministic(cfg.threads):
         train_ds, val_ds = _datasets(cfg)
@@ -368,7 +381,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike[str], resume: bool = Fals
             bar.start()
             task = bar.add_task("training", total=total_steps, completed=epoch * steps_per_epoch + start_batch,
                                 loss="-")
-        say = bar.console.print if bar is not None else log
+        say = (lambda s: bar.console.print(s, markup=False, highlight=False)) if bar is not None else log
         try:
             while epoch < cfg.epochs:
                 train_ds.set_epoch(epoch)

@@ -137,17 +137,21 @@ def run(args) -> int:
     return 0
 
 
+def _macs(v: float) -> str:
+    return f"{v / 1e9:.2f} G" if v >= 1e9 else f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v:,.0f}"
+
+
 def _print(console, outcome) -> None:
     from rich.table import Table
 
-    t = Table(title="grid search (paper 3.1)")
-    for col in ("family", "L", "N", "K", "f", "MACs (last)", "mIoU per output", "peak", "AUC", "rank", ""):
-        t.add_column(col, justify="right" if col not in ("family", "mIoU per output", "") else "left")
+    t = Table(title="grid search (paper 3.1): mIoU of m_1, m_N and the best output; AUC over MACs")
+    for col in ("family", "L", "N", "K", "f", "MACs", "m_1", "m_N", "peak", "AUC", "rank"):
+        t.add_column(col, justify="left" if col == "family" else "right", no_wrap=True)
     for p in outcome["points"]:
-        t.add_row(p["family"], str(p["scales"]), str(p["iterations"]), str(p["blocks"]), str(p["width"]),
-                  f"{p['macs_per_output'][-1]:,}", " ".join(f"{v:.3f}" for v in p["miou_per_output"]),
-                  f"{p['peak_miou']:.4f}", f"{p['auc']:.4f}", "-" if p["rank"] is None else str(p["rank"]),
-                  "discarded" if p["discarded"] else "")
+        t.add_row("shared" if p["family"] == "shared" else "indep.", str(p["scales"]), str(p["iterations"]),
+                  str(p["blocks"]), str(p["width"]), _macs(p["macs_per_output"][-1]),
+                  f"{p['miou_per_output'][0]:.3f}", f"{p['miou_per_output'][-1]:.3f}", f"{p['peak_miou']:.3f}",
+                  f"{p['auc']:.4f}", "dropped" if p["discarded"] else str(p["rank"]))
     console.print(t)
     r = Table(title="average rank across families")
     for col in ("L", "N", "K", *outcome["families"], "average rank"):

@@ -23,6 +23,7 @@ COMMANDS = [
     "mpsim.cli.cmd_sweep",
     "mpsim.cli.cmd_train",
     "mpsim.cli.cmd_grid",
+    "mpsim.cli.cmd_dnn",
 ]
 
 
