@@ -7,6 +7,7 @@ task order whatever the order of completion, so a sweep's table does not depend 
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Sequence
 
 from mpsim.errors import MpsimError
@@ -32,11 +33,12 @@ def map_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], *, scheduler: str 
         if scheduler is not None:
             try:
                 client = Client(scheduler, timeout="10s")
-            except (OSError, TimeoutError) as exc:
-                raise MpsimError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            except (OSError, TimeoutError, ValueError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise MpsimError(f"cannot reach the Dask scheduler at {scheduler}: {first}") from None
         else:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
         with client:
             futures = client.map(fn, list(tasks), pure=False)

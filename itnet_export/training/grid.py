@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable
 
+from mpsim.distribute import map_tasks
 from mpsim.errors import MpsimError
 
 FAMILIES = ("shared", "independent")
@@ -177,23 +178,10 @@ def select(results: list[dict[str, Any]], margin: float = MARGIN) -> dict[str, A
 
 
 def run_grid(points: list[GridPoint], train: dict[str, Any], budget: float, out: str | None = None,
-             client=None, on_done: Callable[[dict], None] | None = None) -> list[dict[str, Any]]:
-    """Run every point (in-process, or as Dask tasks on ``client``); results in grid order."""
+             scheduler: str | None = None, workers: int | None = None,
+             progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Run every point in-process, on a Dask scheduler or on a local Dask cluster (the one
+    mechanism of ``mpsim.distribute``, shared with ``mpsim sweep``); results in grid order."""
     jobs = [{"point": asdict(p), "train": dict(train), "budget": float(budget),
              "out": os.path.abspath(out) if out else None} for p in points]
-    if client is None:
-        results = []
-        for job in jobs:
-            results.append(run_point(job))
-            if on_done:
-                on_done(results[-1])
-        return results
-    from dask.distributed import as_completed
-
-    futures = client.map(run_point, jobs, pure=False, key=[f"mpsim-grid-{p.name}-{i}" for i, p in enumerate(points)])
-    for fut in as_completed(futures):
-        if fut.status == "error":
-            fut.result()  # re-raises the task's error (an MpsimError stays one)
-        if on_done:
-            on_done(fut.result())
-    return client.gather(futures)
+    return map_tasks(run_point, jobs, scheduler=scheduler, workers=workers, progress=progress)

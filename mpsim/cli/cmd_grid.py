@@ -10,7 +10,6 @@ LocalCluster (--workers N) or on a Dask scheduler (--scheduler ADDRESS).
 
 from __future__ import annotations
 
-import logging
 import os
 
 from mpsim.errors import MpsimError
@@ -62,26 +61,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _client(args):
-    if not args.scheduler and not args.workers:
-        return None, None
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError as exc:
-        raise MpsimError(f"--scheduler/--workers need dask.distributed: {exc} (pip install 'mpsim[dask]')") from None
-    if args.scheduler:
-        try:
-            return Client(args.scheduler, timeout="10s"), None
-        except (OSError, TimeoutError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise MpsimError(f"cannot reach the Dask scheduler at {args.scheduler}: {first}") from None
-    if args.workers < 1:
-        raise MpsimError(f"--workers must be >= 1, not {args.workers}")
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
-    return Client(cluster), cluster
-
-
 def run(args) -> int:
     try:
         from itnet_export.training.grid import expand, run_grid, select
@@ -99,32 +78,17 @@ def run(args) -> int:
     TrainConfig.from_dict(train)  # validate the flags before anything runs
     points = expand(args.scales, args.iterations, args.blocks, args.families)
     console = Console()
-    client, cluster = _client(args)
-    where = ("in-process" if client is None else
+    where = ("in-process" if not (args.scheduler or args.workers) else
              f"on {args.scheduler}" if args.scheduler else f"on a LocalCluster of {args.workers} workers")
     console.print(f"grid: {len(points)} point(s) {where}, budget {args.budget_macs:,.0f} MACs")
 
-    progress = None
-    if not args.quiet:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        progress = Progress(TextColumn("grid"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
-                            TimeElapsedColumn(), console=Console(stderr=True))
-    try:
-        if progress is not None:
-            progress.start()
-            task = progress.add_task("grid", total=len(points), last="")
-            on_done = lambda r: progress.update(task, advance=1, last=f"{r['name']}: AUC {r['auc']:.4f}")  # noqa: E731
-        else:
-            on_done = None
-        results = run_grid(points, train, args.budget_macs, out=args.out, client=client, on_done=on_done)
-    finally:
-        if progress is not None:
-            progress.stop()
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+    with Progress(TextColumn("grid"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), disable=args.quiet) as progress:
+        task = progress.add_task("grid", total=len(points))
+        results = run_grid(points, train, args.budget_macs, out=args.out, scheduler=args.scheduler,
+                           workers=args.workers, progress=lambda done: progress.update(task, completed=done))
     outcome = select(results, margin=args.margin)
     _print(console, outcome)
     if args.json:
