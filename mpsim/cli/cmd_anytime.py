@@ -64,14 +64,8 @@ def _outputs_fn(args, g, profile):
     from mpsim.exec.executor import Executor
     from mpsim.exec.weights import load_weights
 
-    try:
-        from mpsim.exec.numerics import for_profile
-    except ImportError:  # hardware numerics not built yet: fp32 profiles only
-        if (profile.numerics.weights, profile.numerics.activations) != ("fp32", "fp32") or profile.crossbar:
-            raise MpsimError(f"profile '{profile.name}' needs hardware numerics, which this build lacks") from None
+    from mpsim.exec.numerics import for_profile
 
-        def for_profile(_p, seed=0):
-            return None
     ex = Executor(g, load_weights(args.model, g), numerics=for_profile(profile, seed=args.seed))
     return ex.run
 

@@ -35,6 +35,13 @@ def register(sub) -> None:
                    help=f"error bound, scaled by max(1, max|reference|) (default {ATOL:g})")
     p.add_argument("--min-agreement", type=float, default=MIN_AGREEMENT,
                    help=f"least argmax agreement per output (default {MIN_AGREEMENT:g})")
+    p.add_argument("--profile", help="run with this profile's numerics (fp16, int8, analog crossbars) and report "
+                                     "how far each output moves from fp32")
+    p.add_argument("--data", help="with --profile: also the mIoU per output on labelled frames "
+                                  "(digits, camvid, cityscapes)")
+    p.add_argument("--data-root", metavar="DIR", help="data set folder for camvid / cityscapes")
+    p.add_argument("--frames", type=int, default=16, help="labelled frames for --data (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the hardware's random effects (noise, faults)")
     p.set_defaults(func=run)
 
 
@@ -67,6 +74,10 @@ def compare(outs: list[np.ndarray], refs: list[np.ndarray], atol: float = ATOL,
 
 
 def run(args) -> int:
+    if args.profile:
+        return run_hardware(args)
+    if args.data:
+        raise MpsimError("--data goes with --profile")
     from mpsim.exec import Executor, load_reference, load_weights
 
     g = load_graph(args.dir)
@@ -103,3 +114,59 @@ def run(args) -> int:
             "outputs": rows,
         })
     return 0 if passed else 1
+
+
+def run_hardware(args) -> int:
+    """The export under a profile's numerics: distance from fp32 per output, and mIoU if asked."""
+    from mpsim.anytime.accuracy import ExitAccuracy
+    from mpsim.anytime.frames import load_frames
+    from mpsim.exec import Executor, load_reference, load_weights
+    from mpsim.exec.numerics import for_profile
+    from mpsim.hw.profile import load_profile
+
+    profile = load_profile(args.profile)
+    g = load_graph(args.dir)
+    weights = load_weights(args.dir, g)
+    x, refs = load_reference(args.dir, len(g.outputs))
+    fp32 = Executor(g, weights)
+    numerics = for_profile(profile, seed=args.seed)
+    hw = Executor(g, weights, numerics=numerics)
+    base, outs = fp32.run(x), hw.run(x)
+    rows = []
+    for i, (o, b, r) in enumerate(zip(outs, base, refs)):
+        diff = np.abs(o.astype(np.float64) - b.astype(np.float64))
+        rows.append({"index": i + 1, "max_abs_err": float(diff.max()), "mean_abs_err": float(diff.mean()),
+                     "argmax_agreement": argmax_agreement(o, b),
+                     "max_abs_err_vs_reference": float(np.max(np.abs(o.astype(np.float64) - r)))})
+    miou = None
+    if args.data:
+        (h, w) = g.tensors[g.inputs[0]].shape[-2:]
+        images, labels = load_frames(args.data, args.data_root, args.frames, (h, w), args.seed)
+        n_classes = int(base[0].shape[1])
+        per = {}
+        for label, ex in (("fp32", fp32), ("hardware", hw)):
+            preds = np.stack([np.stack([o[0].argmax(axis=0) for o in ex.run(im)]) for im in images])
+            per[label] = ExitAccuracy(preds, None if labels is None else np.stack(labels), n_classes).per_output()
+        miou = per
+    console = Console()
+    name = "fp32" if numerics is None else numerics.name
+    table = Table(title=f"{g.name} on {profile.name} ({name}): outputs against fp32")
+    cols = ["output", "max abs err", "mean abs err", "argmax agreement"]
+    if miou:
+        cols += ["mIoU fp32", "mIoU hardware"]
+    for col in cols:
+        table.add_column(col, justify="right")
+    for k, r in enumerate(rows):
+        cells = [f"m_{r['index']}", f"{r['max_abs_err']:.3g}", f"{r['mean_abs_err']:.3g}",
+                 f"{100 * r['argmax_agreement']:.2f} %"]
+        if miou:
+            cells += [f"{miou['fp32'][k]:.4f}", f"{miou['hardware'][k]:.4f}"]
+        table.add_row(*cells)
+    console.print(table)
+    if args.json:
+        write_json(args.json, {"graph": g.name, "profile": profile.name, "numerics": name, "seed": args.seed,
+                               "outputs": rows, "miou_per_output": miou,
+                               "accuracy_measure": None if not miou else ("mIoU" if args.data in
+                                                                          ("digits", "camvid", "cityscapes")
+                                                                          else "agreement with the last output")})
+    return 0

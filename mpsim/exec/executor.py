@@ -14,11 +14,13 @@ Numerics hook: ``numerics`` is an optional object with
 
 * ``weight(node, role, name, array) -> array``: called once per weight (per group member)
   when the executor is prepared, e.g. to quantise it;
-* ``activation(node, tensor, array) -> array``: called on every tensor a node writes;
+* ``activation(node, tensor, array) -> array``: called on every tensor a node writes (and on
+  each graph input, with ``node=None``);
 * ``fuse`` (bool attribute, optional): whether nodes may still be fused.  Fusion skips the
   tensors between the fused nodes, so it is off unless the numerics object allows it.
 
-``None`` (the default) is plain float32, equal to ``FP32``.
+``None`` (the default) is plain float32, equal to ``FP32``.  ``fuse=False`` turns fusion off
+in any case (one kernel call per node).
 """
 
 from __future__ import annotations
@@ -44,26 +46,34 @@ _INF = math.inf
 
 
 _BLAS_CONTROLLER: Any = False  # not looked up yet
+_WARM = False
 
 
-def blas_single_thread():
-    """A context that keeps the BLAS library to one thread while the executor runs.
+def _warm_up_once() -> None:
+    """Compile (first time on this machine) or load every kernel, once per process."""
+    global _WARM
+    if not _WARM:
+        K.warm_up()
+        _WARM = True
+
+
+def blas_controller() -> Any:
+    """threadpoolctl's controller of the loaded BLAS libraries, or None without threadpoolctl.
 
     The numba kernels run on numba's thread pool; a multi-threaded BLAS keeps its own workers
     spinning after each product, and the two pools then fight over the cores (several times
-    slower on a 2-core machine).  Matrix products therefore run single-threaded, between the
-    parallel numba kernels.  Uses threadpoolctl when it is installed; a no-op otherwise."""
+    slower on a 2-core machine).  So while the executor runs, BLAS is limited to one thread
+    (the products run between the parallel numba kernels).  Without threadpoolctl the numba
+    kernels run on one thread instead and BLAS keeps its threads."""
     global _BLAS_CONTROLLER
     if _BLAS_CONTROLLER is False:
         try:
             from threadpoolctl import ThreadpoolController
 
             _BLAS_CONTROLLER = ThreadpoolController()
-        except Exception:  # not installed, or no BLAS found: run as is
+        except Exception:  # not installed, or no BLAS found
             _BLAS_CONTROLLER = None
-    if _BLAS_CONTROLLER is None:
-        return nullcontext()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+    return _BLAS_CONTROLLER
 
 
 class Float32Numerics:
@@ -81,7 +91,7 @@ class Float32Numerics:
 
 FP32 = Float32Numerics()
 
-# Activation nodes that a convolution's epilogue can absorb: op -> (code, lo, hi).
+# Activation nodes that a convolution's epilogue can absorb (``_act_of`` gives code, lo, hi).
 _ACT_OPS = {"relu", "relu6", "clamp", "sigmoid", "hardswish"}
 
 
@@ -159,25 +169,27 @@ class Executor:
         check_weights(graph, weights)
         self.graph = graph
         self.numerics = numerics
-        self._hook = numerics is not None and numerics is not FP32 and not isinstance(numerics, Float32Numerics)
+        self._hook = numerics is not None and type(numerics) is not Float32Numerics
         self._fuse = fuse and (not self._hook or bool(getattr(numerics, "fuse", False)))
         self._weights = weights
-        self._wcache: dict[tuple[str, str, int], np.ndarray] = {}
         self._schedules: dict[int, _Schedule] = {}
         self._threads = 1
+        self._scratch = np.empty(0, F32)
         unknown = sorted({n.op for n in graph.nodes if n.op not in _FACTORIES})
         if unknown:
             raise MpsimError(f"graph '{graph.name}': the executor has no kernel for op(s) {', '.join(unknown)}")
-        K.warm_up()
+        _warm_up_once()
+        self._pinned_set = self._pinned()
         self._items = self._plan()
 
     # Weights ----------------------------------------------------------------------------------
 
-    def _trips(self, node: Node) -> int:
-        lname = self.graph.loop_of.get(node.name)
-        if lname is None:
-            return 1
-        return next(lp.trip_count for lp in self.graph.loops if lp.name == lname)
+    def workspace(self, size: int) -> np.ndarray:
+        """A float32 scratch buffer of ``size`` elements, reused from call to call (so an
+        Executor runs one input at a time: use one per thread)."""
+        if self._scratch.size < size:
+            self._scratch = np.empty(size, F32)
+        return self._scratch[:size]
 
     def param(self, node: Node, role: str, prepare: Callable[[np.ndarray], Any] = _c) -> list | None:
         """The node's parameter ``role`` per iteration (a one-element list when not a group),
@@ -217,7 +229,7 @@ class Executor:
 
     def _region_steps(self, nodes: Sequence[Node]) -> list[_Step]:
         g = self.graph
-        pinned = self._pinned()
+        pinned = self._pinned_set
         region = {n.name for n in nodes}
         consumers = g.consumers
 
@@ -262,7 +274,10 @@ class Executor:
             if n.name in absorbed:
                 steps.append(absorbed[n.name])
             else:
-                steps.append(_Step((n,), n.inputs, n.outputs, _FACTORIES[n.op](self, n)))
+                # Hardware numerics may replace a layer (analog crossbars); else the kernel.
+                custom = getattr(self.numerics, "layer", None) if self._hook else None
+                fn = custom(self, n) if custom is not None else None
+                steps.append(_Step((n,), n.inputs, n.outputs, fn or _FACTORIES[n.op](self, n)))
         for s in steps:
             s.serial = self._work(s) < SERIAL_WORK
             if self._hook:
@@ -424,12 +439,21 @@ class Executor:
 
     def stream(self, x: Any, iterations: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, array)`` for the anytime outputs m_1..m_n (n = ``iterations``, all
-        by default) as soon as each is computed."""
+        by default) as soon as each is computed.  Until the generator is exhausted or closed,
+        BLAS stays limited to one thread (see ``blas_controller``)."""
         sched = self._schedule(self._n_outputs(iterations))
         env = self._inputs(x)
-        self._threads = numba.get_num_threads()
-        with blas_single_thread():
-            yield from self._execute(sched, env)
+        ctl = blas_controller()
+        before = numba.get_num_threads()
+        self._threads = before if ctl is not None else 1
+        if self._threads != before:
+            numba.set_num_threads(self._threads)
+        try:
+            with ctl.limit(limits=1, user_api="blas") if ctl is not None else nullcontext():
+                yield from self._execute(sched, env)
+        finally:
+            if numba.get_num_threads() != before:
+                numba.set_num_threads(before)
 
     def _execute(self, sched: _Schedule, env: dict) -> Iterator[tuple[int, np.ndarray]]:
         wanted = sched.wanted
@@ -535,11 +559,10 @@ def _conv2d(ex: Executor, node: Node, act=(K.ACT_NONE, 0.0, 0.0), residual: bool
                 if sh != 1 or sw != 1:
                     xn = K.subsample(xn, sh, sw, oh, ow)
                 np.dot(w2, xn.reshape(cin, P), out=o2)
-            elif groups == 1:
-                np.dot(w2, K.im2col(x[n], 0, cin, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow), out=o2)
             else:
+                col = ex.workspace(cpg * kh * kw * P).reshape(cpg * kh * kw, P)
                 for gi in range(groups):
-                    col = K.im2col(x[n], gi * cpg, (gi + 1) * cpg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+                    K.im2col(x[n], gi * cpg, (gi + 1) * cpg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, col)
                     np.dot(w2[gi * opg:(gi + 1) * opg], col, out=o2[gi * opg:(gi + 1) * opg])
             res = args[1][n].reshape(cout, P) if residual else _DUMMY
             K.epilogue_rows(o2, b, code, lo, hi, res, residual)
