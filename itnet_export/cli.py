@@ -30,9 +30,21 @@ def load_checkpoint(model: torch.nn.Module, path: str) -> None:
         raise MpsimError(f"{path}: does not match the preset ({first})") from None
 
 
-def export_preset(preset: str, out_dir: str, checkpoint: str | None = None, seed: int = 0) -> Graph:
+def export_preset(preset: str, out_dir: str, checkpoint: str | None = None, seed: int = 0,
+                  subnet: tuple[int, int] | None = None) -> Graph:
+    """Export a preset; ``subnet=(l, c)`` (1-based depth, width; DNN presets only) exports that
+    sub-network alone, with the (l, c) logits as its single output."""
     model, example, meta = build_preset(preset, seed=seed)
     if checkpoint:
         load_checkpoint(model, checkpoint)
         meta["checkpoint"] = os.path.basename(checkpoint)
-    return export(model.eval(), example, out_dir, name=preset, meta=meta)
+    name = preset
+    if subnet is not None:
+        if not hasattr(model, "extract"):
+            raise MpsimError(f"preset '{preset}' has no sub-networks (--subnet is for the dnn-* presets)")
+        l, c = subnet
+        model = model.extract(l, c)
+        meta.pop("outputs", None)
+        meta["subnet"] = [l, c]
+        name = f"{preset}-d{l}w{c}"
+    return export(model.eval(), example, out_dir, name=name, meta=meta)

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from itnet_export.espnet import ESPNet, ESPNetConfig
+from itnet_export.dnn.model import DNNConfig, DoublyNestedNet
 from itnet_export.itnet import ItNet, ItNetConfig
 from mpsim.errors import MpsimError
 
@@ -36,6 +37,13 @@ ESPNET_PRESETS: dict[str, ESPNetConfig] = {
 }
 
 
+# Doubly nested networks (docs/dnn.md): 16 x 22 sub-networks at CIFAR size; a tiny one for tests.
+DNN_PRESETS: dict[str, DNNConfig] = {
+    "dnn-cifar10": DNNConfig(),
+    "dnn-tiny": DNNConfig(groups=4, group_channels=(1, 2, 4), blocks_per_stage=1, input_size=(16, 16)),
+}
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str
@@ -51,7 +59,7 @@ def _itnet_preset(name: str, cfg: ItNetConfig) -> Preset:
 
 
 def preset_names() -> list[str]:
-    return sorted([*ITNET_PRESETS, *ESPNET_PRESETS])
+    return sorted([*ITNET_PRESETS, *ESPNET_PRESETS, *DNN_PRESETS])
 
 
 def get_preset(name: str) -> Preset:
@@ -62,6 +70,13 @@ def get_preset(name: str) -> Preset:
         h, w = cfg.input_size
         meta = {"preset": name, "family": "espnet", "config": cfg.to_dict()}
         return Preset(name, lambda: ESPNet(cfg), (1, cfg.in_channels, h, w), meta)
+    if name in DNN_PRESETS:
+        # Exported whole, a DNN gives its 16 depth-wise full-width outputs (l, C); one
+        # sub-network (l, c) is exported with ``export_preset(..., subnet=(l, c))``.
+        cfg = DNN_PRESETS[name]
+        outs = [(l, cfg.groups) for l in range(1, cfg.depth + 1)]
+        meta = {"preset": name, "family": "dnn", "config": cfg.to_dict(), "outputs": [list(o) for o in outs]}
+        return Preset(name, lambda: DoublyNestedNet(cfg, outputs=outs), (1, cfg.in_channels, *cfg.input_size), meta)
     raise MpsimError(f"unknown preset '{name}' (known: {', '.join(preset_names())})")
 
 

@@ -61,10 +61,13 @@ def _measure(model: nn.Module, parts: list[nn.Module], input_shape: tuple[int, .
 
     leaves = [m for p in parts for m in p.modules() if not list(m.children())]
     handles = [m.register_forward_hook(hook) for m in leaves]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # batch-1 passes of small layers: threads only add overhead
     try:
         with torch.no_grad():
             model.eval()(torch.zeros((1,) + tuple(input_shape[1:])))
     finally:
+        torch.set_num_threads(threads)
         for h in handles:
             h.remove()
     return acc

@@ -28,10 +28,11 @@ from mpsim.errors import MpsimError
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 12
-    batch_size: int = 64
-    lr: float = 0.05  # peak of a cosine schedule with one warm-up epoch
+    batch_size: int = 16
+    optimizer: str = "adam"  # adam (AdamW, decoupled decay) | sgd (Nesterov momentum)
+    lr: float = 0.02  # peak of a cosine schedule with one warm-up epoch (docs/dnn.md: why so high)
     momentum: float = 0.9
-    weight_decay: float = 5e-4
+    weight_decay: float = 1e-4
     loss_weights: str = "uniform"  # lambda(l, c): uniform | depth | width | last
     shift: int = 2  # random translation by up to this many pixels (zero padding); 0: off
     flip: bool = False  # random horizontal flips (CIFAR-10: yes; digits, SVHN: no)
@@ -91,8 +92,13 @@ def train_dnn(model: DoublyNestedNet, data: ImageSet, norm: Normalizer, cfg: Tra
     x_all, y_all = norm(data.images), torch.as_tensor(data.labels)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and not n.startswith("head_")]
     rest = [p for n, p in model.named_parameters() if not (p.ndim > 1 and not n.startswith("head_"))]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
-                           {"params": rest, "weight_decay": 0.0}], lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if cfg.optimizer == "adam":
+        opt = torch.optim.AdamW(groups, lr=cfg.lr)
+    elif cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+    else:
+        raise MpsimError(f"unknown optimizer '{cfg.optimizer}' (known: adam, sgd)")
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
     history: list[float] = []
@@ -113,7 +119,7 @@ def train_dnn(model: DoublyNestedNet, data: ImageSet, norm: Normalizer, cfg: Tra
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             step += 1
         history.append(float(np.mean(losses)))
         if log:
@@ -169,9 +175,11 @@ def width_slicing(model: DoublyNestedNet, train: ImageSet, test: ImageSet, norm:
         sliced.append(evaluate_module(sub, test, norm))
         if finetune:
             from sklearn.linear_model import LogisticRegression
+            from sklearn.pipeline import make_pipeline
+            from sklearn.preprocessing import StandardScaler
 
             f_tr, f_te = pooled_features(sub, train, norm), pooled_features(sub, test, norm)
-            clf = LogisticRegression(max_iter=2000, C=1.0, random_state=seed)
+            clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=1.0, random_state=seed))
             clf.fit(f_tr, train.labels)
             tuned.append(float((clf.predict(f_te) == test.labels).mean()))
     out = {"sliced": sliced}

@@ -242,13 +242,13 @@ def _valid_range(n_out, stride, offset, size):
 
 
 @njit(parallel=True, cache=True)
-def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """Columns of channels [c0, c1) of ``x`` (C, H, W): (c1-c0)*kh*kw rows of oh*ow values."""
+def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, col):
+    """Columns of channels [c0, c1) of ``x`` (C, H, W) into ``col`` ((c1-c0)*kh*kw, oh*ow),
+    a reused workspace (fresh pages cost more than the copy)."""
     H = x.shape[1]
     W = x.shape[2]
     K = kh * kw
     rows = (c1 - c0) * K
-    col = np.empty((rows, oh * ow), np.float32)
     for r in prange(rows):
         c = c0 + r // K
         k = r % K
@@ -533,8 +533,9 @@ def warm_up() -> None:
     part = np.broadcast_to(np.zeros((1, 2, 1, 1), f), x4.shape)
     binary_bcast4(full, part, 0)
     binary_bcast4(part, full, 0)
+    binary_bcast4(part, np.broadcast_to(np.zeros((1, 1, 4, 1), f), x4.shape), 0)
     scalar_op(x1, 1.0, 0)
-    im2col(x4[0], 0, 2, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4)
+    im2col(x4[0], 0, 2, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4, np.empty((18, 16), f))
     subsample(x4[0], 2, 2, 2, 2)
     conv_direct(x4, np.zeros((2, 1, 3, 3), f), v2, 1, 1, 1, 1, 1, 1, 2, 4, 4, ACT_NONE, 0.0, 0.0)
     max_pool2d(x4, 2, 2, 2, 2, 0, 0, 1, 1, 2, 2)

@@ -1,0 +1,169 @@
+"""``mpsim dnn``: the doubly nested network's L x C sub-networks (docs/dnn.md).
+
+* ``mpsim dnn grid [--json FILE] [--plot BASE]``: resource maps (MACs, parameters, largest
+  feature map), rows = depth l, columns = width c;
+* ``mpsim dnn budget --macs 24e6 --accuracy FILE``: the most accurate sub-network within a
+  MAC budget vs the best depth-only (full-width) one (the paper's Fig. 5);
+* ``mpsim dnn catalog --json FILE``: every sub-network with its resources (and accuracy).
+
+The resource maps are measured on the PyTorch model, imported only when needed;
+``budget --grid FILE`` (a grid JSON written before) runs without torch.
+"""
+
+from __future__ import annotations
+
+from mpsim.atomic import write_json
+from mpsim.errors import MpsimError
+
+GRID_KEYS = ("macs", "params", "max_fmap_bytes")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("dnn", help="doubly nested network: resource maps, best sub-network under a budget")
+    dsub = p.add_subparsers(dest="dnn_command", metavar="ACTION")
+    dsub.required = True
+
+    g = dsub.add_parser("grid", help="MACs, parameters and largest feature map of every sub-network")
+    _preset_arg(g)
+    g.add_argument("--json", metavar="FILE", help='write {"macs", "params", "max_fmap_bytes"}: L x C grids')
+    g.add_argument("--plot", metavar="BASE", help="write heat maps to BASE.png and BASE.svg")
+    g.add_argument("--nonzero", action="store_true",
+                   help="count only the weights the causal masks keep (default: dense, as exported)")
+    g.set_defaults(func=run_grid)
+
+    b = dsub.add_parser("budget", help="best sub-network within a MAC budget vs the best depth-only one")
+    _preset_arg(b)
+    b.add_argument("--macs", required=True, type=_positive_float, metavar="N", help="MAC budget, e.g. 24e6")
+    b.add_argument("--accuracy", required=True, metavar="FILE",
+                   help='accuracy grid JSON (an object with "accuracy": L x C fractions, or a bare grid)')
+    b.add_argument("--grid", metavar="FILE", help="resource grid JSON from `mpsim dnn grid --json` (no torch)")
+    b.add_argument("--nonzero", action="store_true", help="MACs of the causal masks' kept weights only")
+    b.add_argument("--json", metavar="FILE", help="write the result as JSON")
+    b.add_argument("--plot", metavar="BASE", help="write the accuracy map with the budget (BASE.png/.svg)")
+    b.set_defaults(func=run_budget)
+
+    c = dsub.add_parser("catalog", help="every sub-network with its resources (and accuracy) as JSON")
+    _preset_arg(c)
+    c.add_argument("--accuracy", metavar="FILE", help="accuracy grid JSON to attach")
+    c.add_argument("--json", metavar="FILE", help="write the list as JSON (default: print a summary)")
+    c.set_defaults(func=run_catalog)
+
+
+def _preset_arg(p) -> None:
+    p.add_argument("--preset", default="dnn-cifar10", help="DNN preset (dnn-cifar10, dnn-tiny)")
+
+
+def _positive_float(text: str) -> float:
+    import argparse
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: '{text}'") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not '{text}'")
+    return v
+
+
+def _torch_side():
+    try:
+        from itnet_export.dnn import resources
+        from itnet_export.presets import DNN_PRESETS
+    except ImportError as exc:
+        raise MpsimError(f"dnn needs the PyTorch side: {exc} (pip install 'mpsim[torch]')") from None
+    return resources, DNN_PRESETS
+
+
+def _config(preset: str):
+    _, presets = _torch_side()
+    if preset not in presets:
+        raise MpsimError(f"unknown DNN preset '{preset}' (known: {', '.join(sorted(presets))})")
+    return presets[preset]
+
+
+def _maps(preset: str, nonzero: bool) -> dict:
+    resources, _ = _torch_side()
+    return resources.resource_maps(_config(preset), nonzero=nonzero)
+
+
+def _fmt(v: float, unit: str) -> str:
+    if unit == "M":
+        return f"{v / 1e6:.2f}"
+    return f"{v / 1e3:.1f}"
+
+
+def run_grid(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    maps = _maps(args.preset, args.nonzero)
+    L, C = len(maps["macs"]), len(maps["macs"][0])
+    cols = sorted({1, max(1, C // 4), max(1, C // 2), max(1, 3 * C // 4), C})
+    t = Table(title=f"{args.preset}: MACs (M) of sub-network (depth l, width c), {L} x {C}"
+                    + (" (kept weights only)" if args.nonzero else ""))
+    t.add_column("l", justify="right")
+    for c in cols:
+        t.add_column(f"c={c}", justify="right")
+    for l in range(1, L + 1):
+        t.add_row(str(l), *(_fmt(maps["macs"][l - 1][c - 1], "M") for c in cols))
+    Console().print(t)
+    full = (L - 1, C - 1)
+    print(f"full network (l={L}, c={C}): {maps['macs'][full[0]][full[1]]:,} MACs, "
+          f"{maps['params'][full[0]][full[1]]:,} parameters, largest feature map "
+          f"{maps['max_fmap_bytes'][full[0]][full[1]]:,} B")
+    if args.json:
+        write_json(args.json, {k: maps[k] for k in GRID_KEYS})
+        print(f"wrote {args.json}")
+    if args.plot:
+        from itnet_export.dnn.plots import resource_maps_figure
+
+        paths = resource_maps_figure(maps, args.plot, f"{args.preset}: resources of the {L} x {C} sub-networks")
+        print("wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+def run_budget(args) -> int:
+    from itnet_export.dnn.budget import best_under_budget, load_grid_file
+
+    if args.grid:
+        if args.nonzero:
+            raise MpsimError("--nonzero measures the model; it cannot be combined with --grid")
+        macs = load_grid_file(args.grid, "macs")
+    else:
+        macs = _maps(args.preset, args.nonzero)["macs"]
+    acc = load_grid_file(args.accuracy, "accuracy")
+    r = best_under_budget(macs, acc, args.macs)
+    b, d = r["best"], r["best_depth_only"]
+    print(f"budget {args.macs:,.0f} MACs: {r['feasible']} of {len(macs) * len(macs[0])} sub-networks fit")
+    print(f"best sub-network:       {b['name']} (l={b['l']}, c={b['c']}): {100 * b['accuracy']:.2f} %, "
+          f"{b['macs']:,} MACs")
+    if d:
+        print(f"best depth-only output: {d['name']} (l={d['l']}, c={d['c']}): {100 * d['accuracy']:.2f} %, "
+              f"{d['macs']:,} MACs")
+        print(f"gain: {100 * r['gain']:+.2f} percentage points")
+    else:
+        print("best depth-only output: none fits (even the first full-width output is over budget)")
+    if args.json:
+        write_json(args.json, r)
+        print(f"wrote {args.json}")
+    if args.plot:
+        from itnet_export.dnn.plots import accuracy_figure
+
+        paths = accuracy_figure(acc, args.plot, f"accuracy (%) within {args.macs / 1e6:g} M MACs", macs, r)
+        print("wrote " + ", ".join(map(str, paths)))
+    return 0
+
+
+def run_catalog(args) -> int:
+    try:
+        from itnet_export.dnn.catalog import catalog
+    except ImportError as exc:
+        raise MpsimError(f"dnn needs the PyTorch side: {exc} (pip install 'mpsim[torch]')") from None
+    entries = catalog(_config(args.preset), args.accuracy)
+    if args.json:
+        write_json(args.json, entries)
+        print(f"wrote {args.json}: {len(entries)} sub-networks")
+    else:
+        print(f"{args.preset}: {len(entries)} sub-networks; smallest {entries[0]['name']} "
+              f"({entries[0]['macs']:,} MACs), largest {entries[-1]['name']} ({entries[-1]['macs']:,} MACs)")
+    return 0

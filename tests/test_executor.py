@@ -1,0 +1,480 @@
+"""The functional executor (mpsim.exec) against PyTorch: whole exports, and every op alone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mpsim.cli.cmd_verify import compare
+from mpsim.cli.main import main
+from mpsim.errors import MpsimError
+from mpsim.exec import Executor, load_reference, load_weights, run_graph
+from mpsim.ir.builder import GraphBuilder
+from mpsim.ir.serialize import load_graph
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+RNG = np.random.default_rng(0)
+
+
+def _rand(*shape, lo=-1.0, hi=1.0) -> np.ndarray:
+    return RNG.uniform(lo, hi, size=shape).astype(np.float32)
+
+
+def _t(a: np.ndarray) -> "torch.Tensor":
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+# Whole exports ----------------------------------------------------------------------------------
+
+def _export(tmp_path_factory, preset: str):
+    from itnet_export.cli import export_preset
+
+    out = tmp_path_factory.mktemp(preset)
+    export_preset(preset, str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_independent_dir(tmp_path_factory):
+    return _export(tmp_path_factory, "itnet-tiny-independent")
+
+
+@pytest.fixture(scope="module")
+def camvid_shared_dir(tmp_path_factory):
+    return _export(tmp_path_factory, "itnet-camvid-shared")
+
+
+def _load(d):
+    g = load_graph(d)
+    w = load_weights(d, g)
+    x, refs = load_reference(d, len(g.outputs))
+    return g, w, x, refs
+
+
+def _check_against_reference(d) -> None:
+    g, w, x, refs = _load(d)
+    outs = Executor(g, w).run(x)
+    assert len(outs) == len(refs) == len(g.outputs)
+    for row in compare(outs, refs):
+        assert row["argmax_agreement"] >= 0.9999, row
+        assert row["max_abs_err"] <= 1e-4 * max(1.0, row["max_abs_ref"]), row
+        if row["max_abs_ref"] <= 1.0:
+            assert row["max_abs_err"] <= 1e-4, row
+
+
+def test_itnet_tiny_matches_reference(tiny_dir):
+    assert load_graph(tiny_dir).loops  # the folded graph runs as a loop
+    _check_against_reference(tiny_dir)
+
+
+def test_itnet_tiny_independent_matches_reference(tiny_independent_dir):
+    _check_against_reference(tiny_independent_dir)
+
+
+def test_itnet_camvid_shared_matches_reference(camvid_shared_dir):
+    _check_against_reference(camvid_shared_dir)
+
+
+@pytest.mark.parametrize("which", ["shared", "independent"])
+def test_early_exit_returns_the_first_outputs(which, tiny_dir, tiny_independent_dir):
+    d = tiny_dir if which == "shared" else tiny_independent_dir
+    g, w, x, _ = _load(d)
+    ex = Executor(g, w)
+    full = ex.run(x)
+    two = ex.run(x, iterations=2)
+    assert len(two) == 2
+    for a, b in zip(two, full[:2]):
+        np.testing.assert_array_equal(a, b)
+    assert [i for i, _ in ex.stream(x, iterations=3)] == [1, 2, 3]
+    with pytest.raises(MpsimError, match="iterations"):
+        ex.run(x, iterations=len(g.outputs) + 1)
+
+
+class _Counting:
+    """Numerics hook that changes nothing but counts what it sees."""
+
+    fuse = False
+
+    def __init__(self) -> None:
+        self.weights: list[str] = []
+        self.acts = 0
+
+    def weight(self, node, role, name, array):
+        self.weights.append(name)
+        return array
+
+    def activation(self, node, tensor, array):
+        self.acts += 1
+        return array
+
+
+def test_early_exit_computes_less_and_numerics_hook(tiny_dir):
+    g, w, x, refs = _load(tiny_dir)
+    hook = _Counting()
+    ex = Executor(g, w, numerics=hook)
+    assert sorted(set(hook.weights)) == sorted(g.weights)  # every member of every group, once
+    full = ex.run(x)
+    n_full = hook.acts
+    hook.acts = 0
+    ex.run(x, iterations=1)
+    assert 0 < hook.acts < n_full / 2
+    plain = Executor(g, w).run(x)
+    for a, b in zip(full, plain):  # an identity hook changes nothing (fused or not)
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_same_input_same_output(tiny_dir):
+    g, w, x, _ = _load(tiny_dir)
+    ex = Executor(g, w)
+    for a, b in zip(ex.run(x), ex.run(x.copy())):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_input_and_missing_weight_are_one_line_errors(tiny_dir):
+    g, w, x, _ = _load(tiny_dir)
+    with pytest.raises(MpsimError, match="expects"):
+        Executor(g, w).run(x[:, :, :-1])
+    name = sorted(g.weights)[0]
+    partial = {k: v for k, v in w.items() if k != name}
+    with pytest.raises(MpsimError, match="lacks 1 weight") as exc:
+        Executor(g, partial)
+    assert name in str(exc.value) and "\n" not in str(exc.value)
+
+
+# mpsim verify -----------------------------------------------------------------------------------
+
+def test_verify_cli_json(tiny_dir, tmp_path, capsys):
+    out = tmp_path / "verify.json"
+    assert main(["verify", str(tiny_dir), "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["passed"] is True
+    assert [o["index"] for o in data["outputs"]] == [1, 2, 3, 4]
+    for o in data["outputs"]:
+        assert {"index", "max_abs_err", "argmax_agreement"} <= set(o)
+        assert o["max_abs_err"] <= 1e-4 and o["argmax_agreement"] >= 0.9999
+    assert "passes" in capsys.readouterr().out
+
+
+def test_verify_reports_a_mismatch_with_exit_1(tiny_dir, tmp_path, capsys):
+    d = tmp_path / "export"
+    shutil.copytree(tiny_dir, d)
+    ref = dict(np.load(d / "reference.npz"))
+    ref["output_2"] = ref["output_2"] + np.float32(0.01)
+    np.savez(d / "reference.npz", **ref)
+    out = tmp_path / "verify.json"
+    assert main(["verify", str(d), "--json", str(out)]) == 1
+    data = json.loads(out.read_text())
+    assert data["passed"] is False
+    assert [o["passed"] for o in data["outputs"]] == [True, False, True, True]
+    assert data["outputs"][1]["max_abs_err"] == pytest.approx(0.01, rel=1e-3)
+    assert "fails" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_verify_bad_weights_is_exit_2_one_line(damage, tiny_dir, tmp_path, capsys):
+    d = tmp_path / "export"
+    d.mkdir()
+    for f in ("graph.json", "reference.npz"):
+        shutil.copy(tiny_dir / f, d / f)
+    if damage == "corrupt":
+        (d / "weights.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    capsys.readouterr()
+    assert main(["verify", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "weights.npz" in err
+
+
+def test_executor_does_not_import_torch():
+    code = "import mpsim.exec.executor, mpsim.cli.cmd_verify, sys; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# One op at a time -------------------------------------------------------------------------------
+
+def _run_op(op, xs, attrs=None, params=None, n_out=1):
+    """Build a one-node graph (inputs x0.., weights p.<role>) and run it."""
+    b = GraphBuilder("one-op")
+    names = [b.input(f"x{i}", x.shape) for i, x in enumerate(xs)]
+    params = params or {}
+    pn = {role: b.weight(f"p.{role}", arr.shape) for role, arr in params.items()}
+    outs = b.node(op, names, attrs or {}, pn)
+    assert len(outs) == n_out
+    for t in outs:
+        b.output(t)
+    g = b.build()
+    got = run_graph(g, {f"p.{r}": a for r, a in params.items()}, {n: x for n, x in zip(names, xs)})
+    for t, arr in zip(outs, got):
+        assert arr.shape == g.tensors[t].shape and arr.dtype == np.float32
+    return got
+
+
+def _close(got, ref, tol=2e-6):
+    ref = ref.detach().numpy() if hasattr(ref, "detach") else ref
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+
+
+CONV_CASES = [
+    # (N, Cin, H, W, Cout, kernel, stride, padding, dilation, groups, bias)
+    (2, 6, 11, 13, 9, (3, 2), (2, 1), (1, 2), (2, 1), 3, True),  # grouped + dilated + strided (direct)
+    (1, 8, 9, 10, 8, (3, 3), (2, 2), (1, 1), (1, 1), 8, True),  # depthwise, strided
+    (1, 8, 9, 10, 16, (3, 3), (1, 1), (1, 1), (1, 1), 8, False),  # depthwise with multiplier 2
+    (1, 32, 8, 9, 16, (3, 3), (1, 2), (2, 1), (2, 1), 2, True),  # grouped with wide groups (im2col)
+    (2, 5, 12, 11, 7, (3, 3), (2, 2), (1, 1), (1, 1), 1, False),  # dense, strided
+    (1, 3, 10, 12, 4, (5, 5), (1, 1), (2, 2), (1, 1), 1, True),  # dense 5x5
+    (1, 6, 9, 11, 5, (1, 1), (2, 3), (0, 0), (1, 1), 1, True),  # 1x1 strided
+    (1, 6, 7, 7, 5, (1, 1), (1, 1), (1, 1), (1, 1), 1, True),  # 1x1 padded
+    (2, 6, 7, 8, 6, (1, 1), (1, 1), (0, 0), (1, 1), 3, True),  # grouped 1x1
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d(case):
+    n, cin, h, w, cout, k, s, p, d, g, bias = case
+    x = _rand(n, cin, h, w)
+    wt = _rand(cout, cin // g, *k)
+    params = {"weight": wt}
+    if bias:
+        params["bias"] = _rand(cout)
+    attrs = {"stride": list(s), "padding": list(p), "dilation": list(d), "groups": g}
+    (got,) = _run_op("conv2d", [x], attrs, params)
+    ref = F.conv2d(_t(x), _t(wt), _t(params["bias"]) if bias else None, s, p, d, g)
+    _close(got, ref, 5e-6)
+
+
+@pytest.mark.parametrize("act", ["relu", "relu6", "clamp", "sigmoid", "hardswish"])
+@pytest.mark.parametrize("kind", ["pointwise", "depthwise", "dense"])
+def test_conv_fused_with_activation_and_residual(act, kind):
+    """conv -> activation -> add(x, .) runs as one fused kernel and still matches PyTorch."""
+    c = 6
+    x = _rand(1, c, 9, 10, lo=-3, hi=3)
+    k, g = {"pointwise": (1, 1), "depthwise": (3, c), "dense": (3, 1)}[kind]
+    wt = _rand(c, c // g, k, k)
+    bias = _rand(c)
+    b = GraphBuilder("fused")
+    xi = b.input("x", x.shape)
+    b.weight("w", wt.shape)
+    b.weight("b", bias.shape)
+    (y,) = b.node("conv2d", [xi], {"stride": [1, 1], "padding": [k // 2] * 2, "dilation": [1, 1], "groups": g},
+                  {"weight": "w", "bias": "b"})
+    attrs = {"min": -0.5, "max": 0.75} if act == "clamp" else {}
+    (y,) = b.node(act, [y], attrs)
+    (y,) = b.node("add", [xi, y])
+    b.output(y)
+    graph = b.build()
+    ex = Executor(graph, {"w": wt, "b": bias})
+    assert any(len(s.nodes) == 3 for kind_, s in ex._items if kind_ == "step")  # fused
+    (got,) = ex.run(x)
+    r = F.conv2d(_t(x), _t(wt), _t(bias), 1, k // 2, 1, g)
+    r = {"relu": F.relu, "relu6": F.relu6, "sigmoid": torch.sigmoid, "hardswish": F.hardswish,
+         "clamp": lambda v: torch.clamp(v, -0.5, 0.75)}[act](r)
+    _close(got, _t(x) + r, 5e-6)
+
+
+def test_conv_output_read_twice_is_not_fused_away():
+    x = _rand(1, 4, 6, 6)
+    wt = _rand(4, 4, 1, 1)
+    b = GraphBuilder("pinned")
+    xi = b.input("x", x.shape)
+    b.weight("w", wt.shape)
+    (c,) = b.node("conv2d", [xi], {"stride": [1, 1], "padding": [0, 0], "dilation": [1, 1], "groups": 1},
+                  {"weight": "w"})
+    (r,) = b.node("relu", [c])
+    b.output(c)
+    b.output(r)
+    got_c, got_r = run_graph(b.build(), {"w": wt}, x)
+    ref = F.conv2d(_t(x), _t(wt))
+    _close(got_c, ref)
+    _close(got_r, F.relu(ref))
+
+
+def test_linear():
+    x, wt, bias = _rand(2, 5, 7), _rand(4, 7), _rand(4)
+    (got,) = _run_op("linear", [x], {}, {"weight": wt, "bias": bias})
+    _close(got, F.linear(_t(x), _t(wt), _t(bias)))
+    (got,) = _run_op("linear", [x[0]], {}, {"weight": wt})
+    _close(got, F.linear(_t(x[0]), _t(wt)))
+
+
+def test_batch_norm():
+    x, scale, shift = _rand(2, 3, 4, 5), _rand(3), _rand(3)
+    (got,) = _run_op("batch_norm", [x], {}, {"scale": scale, "shift": shift})
+    _close(got, _t(x) * _t(scale)[None, :, None, None] + _t(shift)[None, :, None, None])
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_prelu(channels):
+    x, wt = _rand(2, 3, 4, 5), _rand(channels, lo=0, hi=0.5)
+    (got,) = _run_op("prelu", [x], {}, {"weight": wt})
+    np.testing.assert_array_equal(got, F.prelu(_t(x), _t(wt)).numpy())
+
+
+@pytest.mark.parametrize("op, attrs, ref", [
+    ("relu", {}, F.relu),
+    ("relu6", {}, F.relu6),
+    ("sigmoid", {}, torch.sigmoid),
+    ("hardswish", {}, F.hardswish),
+    ("clamp", {"min": -0.2, "max": 0.4}, lambda v: torch.clamp(v, -0.2, 0.4)),
+    ("clamp", {"min": None, "max": 0.1}, lambda v: torch.clamp(v, max=0.1)),
+    ("clamp", {"min": 0.1, "max": None}, lambda v: torch.clamp(v, min=0.1)),
+])
+def test_unary(op, attrs, ref):
+    x = _rand(2, 3, 5, 7, lo=-8, hi=8)
+    (got,) = _run_op(op, [x], attrs)
+    _close(got, ref(_t(x)))
+
+
+@pytest.mark.parametrize("op", ["add", "mul"])
+@pytest.mark.parametrize("sa, sb", [
+    ((2, 3, 4, 5), (2, 3, 4, 5)),
+    ((2, 3, 4, 5), (1, 3, 1, 1)),
+    ((2, 3, 1, 5), (1, 1, 4, 1)),
+    ((3, 4, 5), (2, 3, 4, 5)),
+    ((2, 1, 3, 1, 2), (2, 4, 1, 5, 1)),
+])
+def test_binary_broadcasting(op, sa, sb):
+    a, b = _rand(*sa), _rand(*sb)
+    (got,) = _run_op(op, [a, b])
+    ref = _t(a) + _t(b) if op == "add" else _t(a) * _t(b)
+    np.testing.assert_array_equal(got, ref.numpy())
+
+
+@pytest.mark.parametrize("op, scalar", [("add", 0.1), ("mul", -2.5), ("mul", 1 / 3)])
+def test_scalar_add_mul(op, scalar):
+    x = _rand(2, 3, 4, 5)
+    (got,) = _run_op(op, [x], {"scalar": scalar})
+    ref = _t(x) + scalar if op == "add" else _t(x) * scalar
+    np.testing.assert_array_equal(got, ref.numpy())
+
+
+def test_cat_split_reshape():
+    a, b, c = _rand(2, 1, 3, 4), _rand(2, 3, 3, 4), _rand(2, 2, 3, 4)
+    (got,) = _run_op("cat", [a, b, c], {"axis": 1})
+    np.testing.assert_array_equal(got, np.concatenate([a, b, c], axis=1))
+    (got,) = _run_op("cat", [a, a], {"axis": -1})
+    np.testing.assert_array_equal(got, np.concatenate([a, a], axis=-1))
+    x = _rand(2, 6, 3, 4)
+    parts = _run_op("split", [x], {"axis": 1, "sizes": [1, 3, 2]}, n_out=3)
+    for got, ref in zip(parts, torch.split(_t(x), [1, 3, 2], dim=1)):
+        np.testing.assert_array_equal(got, ref.numpy())
+    (got,) = _run_op("reshape", [x], {"shape": [2, 72]})
+    np.testing.assert_array_equal(got, x.reshape(2, 72))
+
+
+def test_channel_shuffle_permute():
+    x = _rand(2, 6, 3, 4)
+    b = GraphBuilder("shuffle")
+    xi = b.input("x", x.shape)
+    (y,) = b.node("reshape", [xi], {"shape": [2, 2, 3, 3, 4]})
+    (y,) = b.node("permute", [y], {"dims": [0, 2, 1, 3, 4]})
+    (y,) = b.node("reshape", [y], {"shape": [2, 6, 3, 4]})
+    b.output(y)
+    (got,) = run_graph(b.build(), {}, x)
+    ref = _t(x).view(2, 2, 3, 3, 4).transpose(1, 2).contiguous().view(2, 6, 3, 4)
+    np.testing.assert_array_equal(got, ref.numpy())
+
+
+@pytest.mark.parametrize("shape, k, s, p, d, ceil", [
+    ((1, 2, 10, 11), 3, 2, 1, 2, True),
+    ((2, 3, 7, 7), 2, 2, 0, 1, True),
+    ((1, 2, 9, 8), (3, 2), (2, 3), (1, 1), (1, 1), False),
+])
+def test_max_pool2d(shape, k, s, p, d, ceil):
+    x = _rand(*shape)
+    pair = lambda v: list(v) if isinstance(v, tuple) else [v, v]  # noqa: E731
+    attrs = {"kernel": pair(k), "stride": pair(s), "padding": pair(p), "dilation": pair(d), "ceil_mode": ceil}
+    (got,) = _run_op("max_pool2d", [x], attrs)
+    np.testing.assert_array_equal(got, F.max_pool2d(_t(x), k, s, p, d, ceil_mode=ceil).numpy())
+
+
+@pytest.mark.parametrize("shape, k, s, p, ceil, include", [
+    ((1, 2, 10, 11), 3, 2, 1, True, False),
+    ((1, 2, 10, 11), 3, 2, 1, True, True),
+    ((2, 3, 7, 8), 2, 3, 0, True, True),
+    ((1, 2, 9, 8), (3, 2), (2, 1), (1, 1), False, False),
+])
+def test_avg_pool2d(shape, k, s, p, ceil, include):
+    x = _rand(*shape)
+    pair = lambda v: list(v) if isinstance(v, tuple) else [v, v]  # noqa: E731
+    attrs = {"kernel": pair(k), "stride": pair(s), "padding": pair(p), "ceil_mode": ceil,
+             "count_include_pad": include}
+    (got,) = _run_op("avg_pool2d", [x], attrs)
+    _close(got, F.avg_pool2d(_t(x), k, s, p, ceil_mode=ceil, count_include_pad=include))
+
+
+@pytest.mark.parametrize("out", [(4, 3), (1, 1), (13, 10)])
+def test_adaptive_avg_pool2d(out):
+    x = _rand(2, 3, 13, 10)
+    (got,) = _run_op("adaptive_avg_pool2d", [x], {"output_size": list(out)})
+    _close(got, F.adaptive_avg_pool2d(_t(x), out))
+
+
+INTERP_CASES = [
+    # (mode, in HxW, size or None, scale or None, align_corners)
+    ("bilinear", (7, 9), (17, 20), None, False),
+    ("bilinear", (7, 9), (17, 20), None, True),
+    ("bilinear", (12, 15), (5, 7), None, False),
+    ("bilinear", (12, 15), (5, 7), None, True),
+    ("bilinear", (7, 9), None, 1.7, False),
+    ("bilinear", (13, 11), None, 0.6, False),
+    ("bilinear", (7, 9), None, 2.0, True),
+    ("bilinear", (6, 8), (6, 16), None, False),
+    ("nearest", (5, 7), (12, 15), None, False),
+    ("nearest", (12, 15), (5, 7), None, False),
+    ("nearest", (5, 7), (10, 14), None, False),
+    ("nearest", (5, 7), None, 2.5, False),
+    ("nearest", (12, 15), None, 0.4, False),
+]
+
+
+@pytest.mark.parametrize("mode, hw, size, scale, align", INTERP_CASES)
+def test_interpolate(mode, hw, size, scale, align):
+    x = _rand(2, 3, *hw)
+    kw = {"align_corners": align} if mode == "bilinear" else {}
+    if size is not None:
+        ref = F.interpolate(_t(x), size=size, mode=mode, **kw)
+    else:
+        ref = F.interpolate(_t(x), scale_factor=scale, mode=mode, **kw)
+    attrs = {"mode": mode, "size": list(ref.shape[-2:]), "align_corners": align,
+             "scales": [scale, scale] if scale is not None else None}
+    (got,) = _run_op("interpolate", [x], attrs)
+    if mode == "nearest":
+        np.testing.assert_array_equal(got, ref.numpy())
+    else:
+        _close(got, ref)
+
+
+@pytest.mark.parametrize("shape, axis", [((2, 5, 3, 4), 1), ((3, 4, 6), -1), ((4, 7), 0)])
+def test_softmax(shape, axis):
+    x = _rand(*shape, lo=-5, hi=5)
+    (got,) = _run_op("softmax", [x], {"axis": axis})
+    _close(got, torch.softmax(_t(x), dim=axis))
+
+
+@pytest.mark.parametrize("axes, keep", [([2, 3], True), ([1], False), ([-1], False), ([0, 2], True)])
+def test_mean(axes, keep):
+    x = _rand(2, 3, 4, 5)
+    (got,) = _run_op("mean", [x], {"axes": axes, "keepdim": keep})
+    _close(got, torch.mean(_t(x), dim=axes, keepdim=keep))
+
+
+def test_without_threadpoolctl_numba_runs_single_threaded(tiny_dir, monkeypatch):
+    import numba
+
+    import mpsim.exec.executor as exe
+
+    g, w, x, _ = _load(tiny_dir)
+    ex = Executor(g, w)
+    ref = ex.run(x)
+    monkeypatch.setattr(exe, "_BLAS_CONTROLLER", None)
+    before = numba.get_num_threads()
+    for a, b in zip(ex.run(x), ref):  # BLAS may now use its threads: equal up to rounding
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    assert numba.get_num_threads() == before  # restored
