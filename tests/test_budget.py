@@ -65,3 +65,11 @@ def test_budget_cli_and_bad_trace(catalog, tmp_path, capsys):
     bad.write_text("time,cows\n0,1\n")
     assert main(["run", "--model", str(catalog), "--budget-trace", str(bad), "--deadline", "1"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_pareto_front_of_a_catalog():
+    from mpsim.cli.cmd_dnn import pareto
+
+    entries = [{"name": n, "macs": m, "accuracy": a} for n, m, a in
+               [("a", 10, 0.5), ("b", 20, 0.4), ("c", 30, 0.7), ("d", 30, 0.6), ("e", 40, 0.7)]]
+    assert [e["name"] for e in pareto(entries)] == ["a", "c"]  # b, d dominated; e no better for more

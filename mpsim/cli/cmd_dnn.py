@@ -46,6 +46,10 @@ def register(sub) -> None:
     _preset_arg(c)
     c.add_argument("--accuracy", metavar="FILE", help="accuracy grid JSON to attach")
     c.add_argument("--json", metavar="FILE", help="write the list as JSON (default: print a summary)")
+    c.add_argument("--export", metavar="DIR",
+                   help="export the sub-networks on the accuracy/MACs Pareto front as graphs, with DIR/catalog.json "
+                        "for `mpsim run --model DIR --budget-trace ...` (needs --accuracy)")
+    c.add_argument("--checkpoint", metavar="FILE", help="trained weights for --export")
     c.set_defaults(func=run_catalog)
 
 
@@ -160,6 +164,8 @@ def run_catalog(args) -> int:
     except ImportError as exc:
         raise MpsimError(f"dnn needs the PyTorch side: {exc} (pip install 'mpsim[torch]')") from None
     entries = catalog(_config(args.preset), args.accuracy)
+    if args.export:
+        export_catalog(args, entries)
     if args.json:
         write_json(args.json, entries)
         print(f"wrote {args.json}: {len(entries)} sub-networks")
@@ -167,3 +173,31 @@ def run_catalog(args) -> int:
         print(f"{args.preset}: {len(entries)} sub-networks; smallest {entries[0]['name']} "
               f"({entries[0]['macs']:,} MACs), largest {entries[-1]['name']} ({entries[-1]['macs']:,} MACs)")
     return 0
+
+
+def pareto(entries: list[dict]) -> list[dict]:
+    """Sub-networks no other beats with fewer or equal MACs and higher accuracy, cheapest first."""
+    front, best = [], -1.0
+    for e in sorted(entries, key=lambda e: (e["macs"], -e["accuracy"])):
+        if e["accuracy"] > best:
+            front.append(e)
+            best = e["accuracy"]
+    return front
+
+
+def export_catalog(args, entries: list[dict]) -> None:
+    """DIR/<name>/graph.json for each Pareto sub-network, and DIR/catalog.json listing them."""
+    from pathlib import Path
+
+    from itnet_export.cli import export_preset
+
+    if args.accuracy is None:
+        raise MpsimError("--export needs --accuracy: the simulator picks sub-networks by accuracy")
+    out = Path(args.export)
+    chosen = pareto(entries)
+    listed = []
+    for e in chosen:
+        export_preset(args.preset, str(out / e["name"]), checkpoint=args.checkpoint, subnet=(e["l"], e["c"]))
+        listed.append({**e, "graph": f"{e['name']}/graph.json"})
+    write_json(out / "catalog.json", {"preset": args.preset, "subnets": listed})
+    print(f"wrote {out / 'catalog.json'}: {len(listed)} sub-networks on the accuracy/MACs Pareto front")
