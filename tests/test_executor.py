@@ -478,3 +478,27 @@ def test_without_threadpoolctl_numba_runs_single_threaded(tiny_dir, monkeypatch)
     for a, b in zip(ex.run(x), ref):  # BLAS may now use its threads: equal up to rounding
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     assert numba.get_num_threads() == before  # restored
+
+
+def test_two_convolutions_feeding_one_add_are_both_computed():
+    """A ResNet projection shortcut: conv(x) + conv'(x).  Each conv could fuse the add; only
+    the first may, or the other branch is never computed (a KeyError once)."""
+    from mpsim.exec.executor import Executor
+    from mpsim.ir.builder import GraphBuilder
+
+    b = GraphBuilder("proj")
+    x = b.input("x", (1, 2, 6, 6))
+    attrs = {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 1}
+    b.weight("wa", (3, 2, 3, 3))
+    b.weight("wb", (3, 2, 1, 1))
+    a = b.node("conv2d", [x], attrs, {"weight": "wa"}, name="a")[0]
+    c = b.node("conv2d", [x], {**attrs, "padding": [0, 0]}, {"weight": "wb"}, name="b")[0]
+    b.output(b.node("add", [a, c])[0])
+    g = b.build()
+    rng = np.random.default_rng(0)
+    w = {"wa": rng.normal(size=(3, 2, 3, 3)).astype(np.float32), "wb": rng.normal(size=(3, 2, 1, 1)).astype(np.float32)}
+    xin = rng.normal(size=(1, 2, 6, 6)).astype(np.float32)
+    fused = Executor(g, w).run(xin)[0]
+    plain = Executor(g, w, fuse=False).run(xin)[0]
+    np.testing.assert_allclose(fused, plain, atol=1e-5)
+    assert np.abs(plain).max() > 0.1

@@ -256,8 +256,9 @@ class Executor:
                     t = nxt.outputs[0]
                     nxt = sole_consumer(t)
                 residual = None
-                if (nxt is not None and nxt.op == "add" and len(nxt.inputs) == 2
+                if (nxt is not None and nxt.op == "add" and len(nxt.inputs) == 2 and nxt.name not in absorbed
                         and g.tensors[nxt.inputs[0]].shape == g.tensors[nxt.inputs[1]].shape):
+                    # (an add already fused with the other branch's conv stays with that one)
                     residual = nxt.inputs[1] if nxt.inputs[0] == t else nxt.inputs[0]
                     chain.append(nxt)
                 if len(chain) == 1:
