@@ -62,9 +62,10 @@ def chain_graph():
     return b.build()
 
 
-def loop_graph(trips: int):
-    """conv0 (1->2, 3x3: 288 MACs), then ``trips`` x [conv S (2->2, 3x3, shared: 576 MACs) -> relu (32)]."""
-    b = GraphBuilder("loop")
+def loop_graph(trips: int, every_output: bool = False):
+    """conv0 (1->2, 3x3: 288 MACs), then ``trips`` x [conv S (2->2, 3x3, shared: 576 MACs) -> relu (32)];
+    the last iteration's output, or (``every_output``) one after every iteration."""
+    b = GraphBuilder("anytime" if every_output else "loop")
     x = b.input("x", (1, 1, 4, 4))
     s = conv(b, x, 1, 2, 3, "c0")
     b.weight("S", (2, 2, 3, 3))
@@ -72,22 +73,14 @@ def loop_graph(trips: int):
     for _ in range(trips):
         s = b.node("conv2d", [s], attrs, {"weight": "S"}, name="S")[0]
         s = b.node("relu", [s])[0]
-    b.output(s)
+        if every_output:
+            b.output(s)
+    if not every_output:
+        b.output(s)
     flat = b.build()
     return flat, fold(flat)
 
 
 def anytime_loop_graph(trips: int):
-    """conv0 (288 MACs), then ``trips`` x [conv S (shared, 576 MACs) -> relu (32 ops)], an
-    output after every iteration: an ItNet in miniature."""
-    b = GraphBuilder("anytime")
-    x = b.input("x", (1, 1, 4, 4))
-    s = conv(b, x, 1, 2, 3, "c0")
-    b.weight("S", (2, 2, 3, 3))
-    attrs = {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 1}
-    for _ in range(trips):
-        s = b.node("conv2d", [s], attrs, {"weight": "S"}, name="S")[0]
-        s = b.node("relu", [s])[0]
-        b.output(s)
-    flat = b.build()
-    return flat, fold(flat)
+    """An ItNet in miniature: ``loop_graph`` with an output after every iteration."""
+    return loop_graph(trips, every_output=True)

@@ -163,7 +163,7 @@ def plot_budget(result: dict[str, Any], stem: str | Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mpsim.atomic import atomic_path
+    from mpsim.plotting import save_figure
 
     ch = result["choices"]
     t = [c["time_s"] for c in ch]
@@ -178,11 +178,4 @@ def plot_budget(result: dict[str, Any], stem: str | Path) -> list[Path]:
     a2.set_ylabel("accuracy of the chosen sub-network")
     a2.set_xlabel("time (s)")
     fig.suptitle(f"budget-adaptive inference on {result['profile']} (deadline {result['deadline_s'] * 1e3:g} ms)")
-    paths = []
-    for ext in ("png", "svg"):
-        path = Path(f"{stem}.{ext}")
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=110)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, stem)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mpsim.atomic import atomic_path
+from mpsim.plotting import save_figure
 
 
 def plot_sweep(result: dict[str, Any], out_stem: str | Path) -> list[Path]:
@@ -39,11 +39,4 @@ def plot_sweep(result: dict[str, Any], out_stem: str | Path) -> list[Path]:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{result['model']} on {result['profile']}: anytime prediction ({result['policy']})")
-    written = []
-    for ext in ("png", "svg"):
-        path = Path(f"{out_stem}.{ext}")
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=120)
-        written.append(path)
-    plt.close(fig)
-    return written
+    return save_figure(fig, out_stem, dpi=120)
