@@ -130,6 +130,50 @@ def test_early_exit_computes_less_and_numerics_hook(tiny_dir):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+class _ZeroConvs(_Counting):
+    """A hook that replaces every convolution by its own implementation (zeros)."""
+
+    fuse = True  # even where fusion is allowed, a replaced node is not fused away
+
+    def layer(self, ex, node):
+        if node.op != "conv2d":
+            return None
+        shape = ex.graph.tensors[node.outputs[0]].shape
+        assert ex.param(node, "weight")  # the hook can read the node's weights
+
+        def fn(args, it):
+            return [np.zeros(shape, np.float32)]
+
+        return fn
+
+
+def test_numerics_layer_hook_replaces_nodes(tiny_dir):
+    g, w, x, _ = _load(tiny_dir)
+    outs = Executor(g, w, numerics=_ZeroConvs()).run(x)
+    for o in outs:  # every output is an interpolated convolution: all zeros now
+        assert o.shape == (1, 11, 64, 64) and not o.any()
+
+
+def test_add_of_two_convolutions_is_fused_once():
+    """y = relu(conv_a(x)) + conv_b(x): both convolutions could absorb the add; one does."""
+    x, wa, wb = _rand(1, 4, 6, 7), _rand(4, 4, 3, 3), _rand(4, 4, 1, 1)
+    b = GraphBuilder("two-branches")
+    xi = b.input("x", x.shape)
+    b.weight("wa", wa.shape)
+    b.weight("wb", wb.shape)
+    conv = {"stride": [1, 1], "dilation": [1, 1], "groups": 1}
+    (a,) = b.node("conv2d", [xi], {**conv, "padding": [1, 1]}, {"weight": "wa"})
+    (a,) = b.node("relu", [a])
+    (c,) = b.node("conv2d", [xi], {**conv, "padding": [0, 0]}, {"weight": "wb"})
+    (y,) = b.node("add", [a, c])
+    b.output(y)
+    ex = Executor(b.build(), {"wa": wa, "wb": wb})
+    steps = [s for kind, s in ex._items if kind == "step"]
+    assert sorted(n.op for s in steps for n in s.nodes) == ["add", "conv2d", "conv2d", "relu"]
+    (got,) = ex.run(x)
+    _close(got, F.relu(F.conv2d(_t(x), _t(wa), padding=1)) + F.conv2d(_t(x), _t(wb)), 5e-6)
+
+
 def test_same_input_same_output(tiny_dir):
     g, w, x, _ = _load(tiny_dir)
     ex = Executor(g, w)

@@ -17,7 +17,11 @@ Numerics hook: ``numerics`` is an optional object with
 * ``activation(node, tensor, array) -> array``: called on every tensor a node writes (and on
   each graph input, with ``node=None``);
 * ``fuse`` (bool attribute, optional): whether nodes may still be fused.  Fusion skips the
-  tensors between the fused nodes, so it is off unless the numerics object allows it.
+  tensors between the fused nodes, so it is off unless the numerics object allows it;
+* ``layer(executor, node)`` (optional): its own implementation of a node, ``fn(args,
+  iteration) -> [outputs]`` (e.g. a convolution on a crossbar model), or None to keep the
+  executor's kernel; ``executor.param(node, role)`` gives the node's (hooked) weights per
+  iteration and ``executor.graph`` the graph.  Such nodes are never fused.
 
 ``None`` (the default) is plain float32, equal to ``FP32``.  ``fuse=False`` turns fusion off
 in any case (one kernel call per node).
@@ -240,11 +244,19 @@ class Executor:
             n = g.node_by_name[users[0]]
             return n if list(n.inputs).count(t) == 1 else None
 
+        # Hardware numerics may replace a layer (analog crossbars); such nodes are not fused.
+        layer = getattr(self.numerics, "layer", None) if self._hook else None
+        custom: dict[str, Fn] = {}
+        if layer is not None:
+            for n in nodes:
+                fn = layer(self, n)
+                if fn is not None:
+                    custom[n.name] = fn
         absorbed: dict[str, _Step] = {}  # node name -> the fused step placed at it
         skip: set[str] = set()
         if self._fuse:
             for n in nodes:
-                if n.op != "conv2d" or n.name in skip:
+                if n.op != "conv2d" or n.name in skip or n.name in custom:
                     continue
                 chain = [n]
                 act = (K.ACT_NONE, 0.0, 0.0)
@@ -275,10 +287,8 @@ class Executor:
             if n.name in absorbed:
                 steps.append(absorbed[n.name])
             else:
-                # Hardware numerics may replace a layer (analog crossbars); else the kernel.
-                custom = getattr(self.numerics, "layer", None) if self._hook else None
-                fn = custom(self, n) if custom is not None else None
-                steps.append(_Step((n,), n.inputs, n.outputs, fn or _FACTORIES[n.op](self, n)))
+                fn = custom.get(n.name) or _FACTORIES[n.op](self, n)
+                steps.append(_Step((n,), n.inputs, n.outputs, fn))
         for s in steps:
             s.serial = self._work(s) < SERIAL_WORK
             if self._hook:
