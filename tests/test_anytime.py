@@ -82,3 +82,25 @@ def test_anytime_cli(tiny_dir, tmp_path):
 def test_anytime_bad_values(tiny_dir, capsys):
     assert main(["anytime", "--model", str(tiny_dir), "--values", "a,b"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_saved_figures_are_reproducible(tmp_path):
+    """The same figure saved twice gives the same SVG and PNG bytes (no date, fixed ids)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mpsim.plotting import save_figure
+
+    def draw(stem):
+        fig, ax = plt.subplots()
+        ax.imshow([[0.0, 1.0], [2.0, 3.0]])
+        ax.plot([0, 1], [1, 0], label="m_1")
+        ax.legend()
+        return save_figure(fig, tmp_path / stem)
+
+    a, b = draw("a"), draw("b")
+    for pa, pb in zip(a, b):
+        assert pa.read_bytes() == pb.read_bytes(), pa.suffix
+    assert b"<dc:date>" not in a[1].read_bytes()
