@@ -12,7 +12,7 @@ longer than the demo's budget on a CPU).  Writes to benchmarks/results/:
                           dense count / kept weights only);
 * dnn_resources.{png,svg} Fig. 3;  dnn_slicing.{png,svg}  Fig. 4.
 
-Seeded and deterministic for a given thread count (default 2).  About 6 minutes on 2 idle
+Seeded and deterministic for a given thread count (default 2).  About 7 minutes on 2 idle
 cores: run ``python benchmarks/dnn_demo.py``.
 """
 
