@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 import os
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -499,20 +500,40 @@ def reference_outputs(model: nn.Module, example: torch.Tensor) -> list[np.ndarra
 
 def save_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+        _write_npz(tmp, arrays)
 
 
 def export(model: nn.Module, example_input: torch.Tensor, out_dir: str | os.PathLike[str],
            name: str = "model", meta: dict | None = None) -> Graph:
-    """Write ``graph.json``, ``weights.npz`` and ``reference.npz`` (input and outputs) to out_dir."""
-    g, weights = to_graph(model, example_input, name, meta)
+    """Write ``graph.json``, ``weights.npz`` and ``reference.npz`` (input and outputs) to out_dir.
+
+    The reference outputs (hundreds of MB at full resolution) are computed first and written by
+    a second thread while the graph is traced (numpy and zipfile leave the interpreter lock to
+    the tracer for most of the write).  Every file appears only complete (temporary file, then
+    rename), ``graph.json`` last; if tracing fails nothing is left behind.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    created = not out.exists()
     refs = reference_outputs(model, example_input)
     arrays = {"input": example_input.detach().cpu().numpy()}
     arrays.update({f"output_{i + 1}": r for i, r in enumerate(refs)})
+    try:
+        with atomic_path(out / "reference.npz") as tmp, ThreadPoolExecutor(1) as pool:
+            writing = pool.submit(_write_npz, tmp, arrays)
+            try:
+                g, weights = to_graph(model, example_input, name, meta)
+            finally:
+                wait([writing])
+            writing.result()
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
     save_npz(out / "weights.npz", weights)
-    save_npz(out / "reference.npz", arrays)
     save_graph(g, out / "graph.json")
     return g
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)

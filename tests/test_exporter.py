@@ -324,6 +324,21 @@ def test_unsupported_operator_names_op_and_module(model, op, path):
     assert op in msg and path in msg and "\n" not in msg
 
 
+def test_failed_export_leaves_nothing_behind(tmp_path):
+    """The reference outputs are written while the graph is traced; when tracing fails, no file
+    (nor a new, empty folder) is left, and an earlier export in the folder stays whole."""
+    with pytest.raises(UnsupportedOperatorError):
+        export(zoo.build("Unsupported"), zoo.example_input(), tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    old = tmp_path / "old"
+    export(zoo.build("EncoderDecoder"), zoo.example_input(), old)
+    before = {f.name: f.read_bytes() for f in old.iterdir()}
+    with pytest.raises(UnsupportedOperatorError):
+        export(zoo.build("Unsupported"), zoo.example_input(), old)
+    assert {f.name: f.read_bytes() for f in old.iterdir()} == before
+    assert sorted(before) == ["graph.json", "reference.npz", "weights.npz"]
+
+
 class _SharedBN(nn.Module):
     """A shared block whose own batch norm runs every iteration (same module each time)."""
 
