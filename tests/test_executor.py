@@ -63,10 +63,10 @@ def _check_against_reference(d) -> None:
     outs = Executor(g, w).run(x)
     assert len(outs) == len(refs) == len(g.outputs)
     for row in compare(outs, refs):
+        # The bound: absolute 1e-4 on the logits, argmax agreement >= 99.99 %.
         assert row["argmax_agreement"] >= 0.9999, row
-        assert row["max_abs_err"] <= 1e-4 * max(1.0, row["max_abs_ref"]), row
-        if row["max_abs_ref"] <= 1.0:
-            assert row["max_abs_err"] <= 1e-4, row
+        assert row["max_abs_err"] <= 1e-4, row
+        assert row["passed"], row
 
 
 def test_itnet_tiny_matches_reference(tiny_dir):

@@ -25,6 +25,7 @@ from tests import zoo  # noqa: E402
 from itnet_export.exporter import export, to_flat_graph  # noqa: E402
 from itnet_export.presets import build_preset  # noqa: E402
 from mpsim.analysis.metrics import macs_per_output, param_count, stats  # noqa: E402
+from mpsim.cli.cmd_verify import compare  # noqa: E402
 from mpsim.cli.main import main  # noqa: E402
 from mpsim.errors import UnsupportedOperatorError  # noqa: E402
 from mpsim.ir.graph import Graph  # noqa: E402
@@ -304,11 +305,12 @@ def test_folded_batch_norm_values():
 
 @pytest.mark.parametrize("name", [n for n in ALL if CASES[n].numerics])
 def test_graph_computes_the_model(name):
+    """The numba executor on every architecture here: max abs error <= 1e-4, argmax >= 99.99 %."""
     e = exported(name)
     got = run_graph(e.folded, e.weights, e.example)
     assert len(got) == len(e.outputs)
-    for a, b in zip(got, e.outputs):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    for row in compare([np.asarray(a) for a in got], [np.asarray(b) for b in e.outputs]):
+        assert row["max_abs_err"] <= 1e-4 and row["argmax_agreement"] >= 0.9999, row
 
 
 # Exporter corner cases ------------------------------------------------------------------------

@@ -4,11 +4,12 @@ DIR holds graph.json, weights.npz and reference.npz (written by ``mpsim export``
 output it reports the largest absolute difference to the reference and the argmax agreement
 (the fraction of pixels whose argmax over the class axis, axis 1, matches the reference's).
 
-fp32 acceptance, per output: ``max_abs_err <= atol * max(1, max|reference|)`` (atol 1e-4: an
-absolute 1e-4 for outputs of magnitude up to 1, relative beyond, because float32 rounding
-grows with the values and PyTorch itself moves by more than 1e-4 between thread counts on
-outputs in the hundreds) and argmax agreement >= 0.9999.  Exit code 0 when every output
-passes, 1 when one does not, 2 on a bad input.
+fp32 acceptance, per output: ``max_abs_err <= 1e-4`` and argmax agreement >= 0.9999
+(``--atol``, ``--min-agreement``).  The bound is absolute, so it suits outputs of a trained
+network's scale: float32 rounding grows with the values (PyTorch itself moves by more than
+1e-4 between thread counts on logits in the hundreds); the presets calibrate their batch-norm
+statistics so that even untrained their logits stay within about 5.  Exit code 0 when every
+output passes, 1 when one does not, 2 on a bad input.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("dir", metavar="DIR", help="export folder: graph.json, weights.npz, reference.npz")
     p.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
     p.add_argument("--atol", type=float, default=ATOL,
-                   help=f"error bound, scaled by max(1, max|reference|) (default {ATOL:g})")
+                   help=f"largest absolute error per output (default {ATOL:g})")
     p.add_argument("--min-agreement", type=float, default=MIN_AGREEMENT,
                    help=f"least argmax agreement per output (default {MIN_AGREEMENT:g})")
     p.add_argument("--profile", help="run with this profile's numerics (fp16, int8, analog crossbars) and report "
@@ -60,15 +61,13 @@ def compare(outs: list[np.ndarray], refs: list[np.ndarray], atol: float = ATOL,
             raise MpsimError(f"output {i + 1} has shape {list(o.shape)}, the reference {list(r.shape)}")
         err = float(np.max(np.abs(o.astype(np.float64) - r.astype(np.float64)))) if o.size else 0.0
         scale = float(np.max(np.abs(r))) if r.size else 0.0
-        tol = atol * max(1.0, scale)
         agree = argmax_agreement(o, r)
         rows.append({
             "index": i + 1,
             "max_abs_err": err,
             "argmax_agreement": agree,
             "max_abs_ref": scale,
-            "tolerance": tol,
-            "passed": bool(err <= tol and agree >= min_agreement),
+            "passed": bool(err <= atol and agree >= min_agreement),
         })
     return rows
 
@@ -93,15 +92,15 @@ def run(args) -> int:
 
     console = Console()
     table = Table(title=f"{g.name}: numba executor vs PyTorch reference")
-    for col in ("output", "max |ref|", "max abs err", "tolerance", "argmax agreement", "fp32"):
+    for col in ("output", "max |ref|", "max abs err", "argmax agreement", "fp32"):
         table.add_column(col, justify="right")
     for r in rows:
-        table.add_row(f"m_{r['index']}", f"{r['max_abs_ref']:.4g}", f"{r['max_abs_err']:.3g}", f"{r['tolerance']:.3g}",
+        table.add_row(f"m_{r['index']}", f"{r['max_abs_ref']:.4g}", f"{r['max_abs_err']:.3g}",
                       f"{100 * r['argmax_agreement']:.4f} %", "pass" if r["passed"] else "[red]FAIL[/red]")
     console.print(table)
     verdict = "[green]passes[/green]" if passed else "[red]fails[/red]"
     console.print(
-        f"fp32 acceptance (max abs err <= {args.atol:g} x max(1, max|ref|), argmax agreement >= "
+        f"fp32 acceptance (max abs err <= {args.atol:g}, argmax agreement >= "
         f"{args.min_agreement:g} for every output): {verdict}  "
         f"(prepare {t1 - t0:.2f} s, run {t2 - t1:.2f} s)"
     )
@@ -109,8 +108,7 @@ def run(args) -> int:
         write_json(args.json, {
             "graph": g.name,
             "passed": passed,
-            "criteria": {"atol": args.atol, "scaled_by": "max(1, max|reference|)",
-                         "min_argmax_agreement": args.min_agreement},
+            "criteria": {"atol": args.atol, "min_argmax_agreement": args.min_agreement},
             "outputs": rows,
         })
     return 0 if passed else 1
