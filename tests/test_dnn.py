@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from itnet_export.dnn import data as dnn_data  # noqa: E402
+from tests.zoo import randomize_bn  # noqa: E402
 from itnet_export.dnn.budget import best_under_budget  # noqa: E402
 from itnet_export.dnn.catalog import catalog  # noqa: E402
 from itnet_export.dnn.model import (CausalConv2d, DNNConfig, DoublyNestedNet, causal_mask, joint_loss,  # noqa: E402
@@ -54,24 +54,10 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Non-trivial BN statistics and affine parameters, so that eval mode is a real test."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                n = m.num_features
-                m.weight.copy_(0.5 + torch.rand(n, generator=g))
-                m.bias.copy_(0.2 * torch.randn(n, generator=g))
-                m.running_mean.copy_(0.2 * torch.randn(n, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(n, generator=g))
-    return model
-
-
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
-    return randomize(DoublyNestedNet(CIFAR)).eval()
+    return randomize_bn(DoublyNestedNet(CIFAR)).eval()
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +159,7 @@ def test_extract_equals_full_network(net, x, all_logits, l, c):
 def test_extract_of_plain_network_is_brute_force_slicing():
     """Without causal masks the slice differs from the full network's (l, c) output."""
     torch.manual_seed(0)
-    plain = randomize(DoublyNestedNet(CIFAR.with_(causal=False))).eval()
+    plain = randomize_bn(DoublyNestedNet(CIFAR.with_(causal=False))).eval()
     xx = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         full = plain(xx)
@@ -221,7 +207,7 @@ def test_checkpoint_round_trip_and_export(tmp_path):
     from itnet_export.dnn.train import load_dnn, save_dnn
 
     torch.manual_seed(5)
-    m = randomize(DoublyNestedNet(CIFAR), 5).eval()
+    m = randomize_bn(DoublyNestedNet(CIFAR), 5).eval()
     path = tmp_path / "dnn.pt"
     save_dnn(path, m, epoch=3, metrics={"acc": 0.5})
     m2 = load_dnn(path)

@@ -50,16 +50,17 @@ def test_bsp_and_rollout_first_frame_by_hand(tmp_path):
     assert roll.first_latency[0] == pytest.approx(2 * tick + 32 * NS, rel=1e-12)
 
 
+@pytest.mark.parametrize("engine", ["simpy", "fast"])
 @pytest.mark.parametrize("trips", [2, 4])
-def test_folded_loop_throughput_bounded_by_trips_unrolled_not(tmp_path, trips):
+def test_folded_loop_throughput_bounded_by_trips_unrolled_not(tmp_path, trips, engine):
     flat, folded = loop_graph(trips)
     assert len(folded.loops) == 1 and folded.loops[0].trip_count == trips
     p_fold = round_profile(tmp_path, tiles=2, name="fold")
     p_flat = round_profile(tmp_path, tiles=trips + 1, name="flat")
     _, plan_f = make_plan(folded, p_fold)
     _, plan_u = make_plan(flat, p_flat)
-    rf = run_engine(plan_f, p_fold, "dataflow", "simpy", frames=300, rate=None)
-    ru = run_engine(plan_u, p_flat, "dataflow", "simpy", frames=300, rate=None)
+    rf = run_engine(plan_f, p_fold, "dataflow", engine, frames=300, rate=None)
+    ru = run_engine(plan_u, p_flat, "dataflow", engine, frames=300, rate=None)
     body = 576 + 32  # conv S + relu, ns per iteration
     assert rf.throughput_fps == pytest.approx(1 / (trips * body * NS), rel=1e-9)
     assert ru.throughput_fps == pytest.approx(1 / (body * NS), rel=1e-9)
