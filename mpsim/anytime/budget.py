@@ -11,7 +11,6 @@ frame for which none qualifies is dropped.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from mpsim.errors import MpsimError
 from mpsim.hw.profile import Profile
 from mpsim.ir.graph import Graph
 from mpsim.ir.serialize import load_graph
+from mpsim.mapping.placement import RunOptions
 from mpsim.sim.simulate import make_plan, run_engine
 
 
@@ -91,8 +91,8 @@ def load_trace(path: str | Path) -> tuple[str, np.ndarray, np.ndarray]:
 
 
 def with_tiles(p: Profile, tiles: int) -> Profile:
-    """The profile with only ``tiles`` tiles (one chip): what is free for this program now."""
-    return dataclasses.replace(p, chips=1, tiles_per_chip=max(0, int(tiles)))
+    """The profile with only ``tiles`` tiles (one chip, at least one): what is free for this program now."""
+    return p.with_overrides(**{"compute.chips": 1, "compute.tiles_per_chip": max(1, int(tiles))})
 
 
 class _Evaluator:
@@ -107,16 +107,16 @@ class _Evaluator:
             lat = None
             if tiles > 0:
                 q = with_tiles(self.p, tiles)
-                pl, plan = make_plan(s.graph, q)
+                pl, plan = make_plan(s.graph, q, RunOptions(placement="pipelined"))
                 if pl.fits and plan is not None:
-                    r = run_engine(plan, q, "dataflow", self.engine, 1, None)
+                    r = run_engine(plan, pl.profile, "dataflow", self.engine, 1, None)
                     lat = float(r.first_latency[-1])
             self.cache[key] = lat
         return self.cache[key]
 
 
 def simulate_budget(subnets: list[Subnet], p: Profile, unit: str, times: np.ndarray, values: np.ndarray, *,
-                    deadline: float, frames: int, rate: float, engine: str = "simpy",
+                    deadline: float, frames: int, rate: float, engine: str = "auto",
                     progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     if p.kind == "gpu":
         raise MpsimError("a budget of tiles means nothing on a layer-by-layer GPU profile")

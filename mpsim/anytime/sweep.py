@@ -18,9 +18,11 @@ from mpsim.anytime.policies import by_budget, by_confidence, by_deadline, confid
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import Profile
 from mpsim.ir.graph import Graph
+from mpsim.mapping.placement import RunOptions
 from mpsim.sim.plan import level_trips
-from mpsim.sim.report import traffic_per_frame
-from mpsim.sim.simulate import make_plan, run_engine
+from mpsim.sim.report import energy_per_exit, traffic_per_frame
+from mpsim.sim.simulate import engine_rate, make_plan, resolve_engine, resolve_mode, run_steady
+from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -55,32 +57,46 @@ def _levels_table(g: Graph) -> np.ndarray:
 
 
 def sweep(g: Graph, p: Profile, pr: Predictions, policy: str, values: Sequence[float], *,
-          mode: str = "dataflow", engine: str = "simpy", sim_frames: int = 256, rate: float | None = None,
-          budget_unit: str = "macs", progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """The points of ``policy`` over ``values`` plus a per-output reference curve."""
+          options: RunOptions | None = None, mode: str | None = None, engine: str = "auto",
+          frames: int | None = None, tolerance: float = DEFAULT_TOLERANCE, max_frames: int = DEFAULT_MAX_FRAMES,
+          rate: float | None = None, budget_unit: str = "macs",
+          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """The points of ``policy`` over ``values`` plus a per-output reference curve. Every
+    simulation runs to steady state (or exactly ``frames``), as ``mpsim run`` does."""
     n_data, k_out = pr.conf.shape
     if k_out != len(g.outputs):
         raise MpsimError(f"predictions have {k_out} outputs, the graph {len(g.outputs)}")
-    data_of = np.arange(sim_frames) % n_data  # simulated frame -> data frame
+    cap = frames or max_frames
+    data_of = np.arange(cap) % n_data  # simulated frame -> data frame
     acc = ExitAccuracy(pr.preds, pr.labels, pr.n_classes)
     macs = np.array(macs_per_output(g)[1], dtype=np.float64)  # m_1..m_k all computed
     rows = _levels_table(g)
     sizes = np.array([graph_size_bytes(g, {n.name for n, t in zip(g.nodes, row) if t > 0}) for row in rows], float)
-    pl, plan = make_plan(g, p)
+    pl, plan = make_plan(g, p, options)
+    mode = resolve_mode(pl, pl.profile, mode)
+    q = pl.profile
+    used = None if plan is None else resolve_engine(engine, mode, plan.strategy)
+    images = 1 if plan is None else plan.batch * plan.replicas  # images per simulated frame, all replicas
+
+    def steady(load, levels=None):
+        return run_steady(plan, q, mode, used, frames, load, tolerance, max_frames, levels=levels)
+
     full = None
-    load = rate
+    load = None if plan is None else engine_rate(plan, rate)
     if plan is not None:
         # Latency is measured under an offered load (half the full graph's capacity unless a
         # rate is given): in a saturated stream it would only measure the queue.
         if load is None:
-            load = 0.5 * run_engine(plan, p, mode, engine, sim_frames, None).throughput_fps
-        full = run_engine(plan, p, mode, engine, sim_frames, load, record=True)
+            load = 0.5 * steady(None)[1].throughput_fps
+        full = steady(load)[0]
     lat = None if full is None else full.done - full.release[:, None]
+    per_exit = None if plan is None else energy_per_exit(plan)
     curve = {
         "accuracy": [acc.score(np.full(n_data, k)) for k in range(k_out)],
         "macs": macs.tolist(),
         "graph_size_bytes": sizes.tolist(),
         "latency_s": None if full is None else [float(np.nanmean(lat[:, k])) for k in range(k_out)],
+        "dynamic_energy_j": per_exit,
     }
     points = []
     for j, v in enumerate(values):
@@ -92,7 +108,7 @@ def sweep(g: Graph, p: Profile, pr: Predictions, policy: str, values: Sequence[f
         elif policy == "deadline":
             if lat is None:
                 raise MpsimError("the deadline policy needs a simulation, and this graph is infeasible here")
-            levels = by_deadline(lat, v)
+            levels = np.resize(by_deadline(lat, v), cap)
         else:
             raise MpsimError(f"unknown policy '{policy}' (choose from deadline, confidence, budget)")
         point: dict[str, Any] = {
@@ -103,21 +119,26 @@ def sweep(g: Graph, p: Profile, pr: Predictions, policy: str, values: Sequence[f
             "graph_size_bytes": float(sizes[levels].max()),
         }
         if plan is not None:
-            timed = run_engine(plan, p, mode, engine, sim_frames, load, levels=levels)
-            saturated = run_engine(plan, p, mode, engine, sim_frames, None, levels=levels)
+            timed, _ = steady(load, levels)
+            saturated, st = steady(None, levels)
+            thr = (st.throughput_fps or 0.0) * images
+            dyn = float(np.mean(np.asarray(per_exit)[levels[:saturated.frames]])) / plan.batch
+            static = q.static_power_w / thr if thr > 0 else None
             point.update(
                 mean_latency_s=timed.exit_hist.mean()[0], p99_latency_s=timed.exit_hist.quantile(0.99)[0],
-                throughput_fps=saturated.throughput_fps, traffic_bytes_per_frame=traffic_per_frame(plan, saturated),
+                throughput_fps=thr, converged=st.converged, traffic_bytes_per_frame=traffic_per_frame(plan, saturated),
+                energy_j_per_frame=None if static is None else dyn + static, dynamic_energy_j_per_frame=dyn,
             )
         else:
-            point.update(mean_latency_s=None, p99_latency_s=None, throughput_fps=None, traffic_bytes_per_frame=None)
+            point.update(mean_latency_s=None, p99_latency_s=None, throughput_fps=None, converged=None,
+                         traffic_bytes_per_frame=None, energy_j_per_frame=None, dynamic_energy_j_per_frame=None)
         points.append(point)
         if progress is not None:
             progress(j + 1)
     return {
-        "model": g.name, "profile": p.name, "policy": policy, "mode": mode, "engine": engine,
-        "fits": pl.fits, "feasible": pl.feasible, "labelled": pr.labels is not None,
+        "model": g.name, "profile": p.name, "policy": policy, "mode": mode, "engine": used,
+        "placement": pl.style, "fits": pl.fits, "feasible": pl.feasible, "labelled": pr.labels is not None,
         "accuracy_measure": "mIoU" if pr.labels is not None else "agreement with the last output",
-        "data_frames": n_data, "simulated_frames": sim_frames, "latency_load_fps": load,
+        "data_frames": n_data, "latency_load_fps": None if load is None else load * images,
         "per_output": curve, "points": points,
     }

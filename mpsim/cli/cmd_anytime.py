@@ -17,7 +17,7 @@ from mpsim.atomic import write_json
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import load_profile
 from mpsim.ir.serialize import load_graph
-from mpsim.sim.simulate import ENGINES, MODES
+from mpsim.cli.cmd_run import add_run_options, run_options
 
 
 def _values(text: str) -> list[float]:
@@ -37,20 +37,17 @@ def register(sub) -> None:
     p.add_argument("--data", default="digits",
                    help="digits, camvid or cityscapes (labelled, with --data-root), or a folder of unlabelled PNG frames")
     p.add_argument("--data-root", metavar="DIR", help="data set folder for camvid / cityscapes")
-    p.add_argument("--frames", type=int, default=32, help="data frames to evaluate (default 32)")
+    p.add_argument("--data-frames", type=int, default=32, help="data frames to evaluate (default 32)")
     p.add_argument("--policy", choices=POLICIES, default="confidence")
     p.add_argument("--values", required=True, help="policy parameters to sweep, e.g. 0.5,0.8,0.95,1.1")
     p.add_argument("--budget-unit", choices=("macs", "seconds"), default="macs", help="unit of budget values")
     p.add_argument("--outputs", choices=("executor", "torch"), default="executor",
                    help="decide exits on the functional executor (profile numerics) or on PyTorch")
     p.add_argument("--checkpoint", metavar="FILE", help="with --outputs torch: the trained weights of the preset")
-    p.add_argument("--mode", choices=MODES, default="dataflow")
-    p.add_argument("--engine", choices=ENGINES, default="simpy")
-    p.add_argument("--sim-frames", type=int, default=256, help="frames to simulate per value (default 256)")
-    p.add_argument("--rate", type=float, help="offered frames per second (default: as fast as accepted)")
+    add_run_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="FILE", help="write the points as JSON")
-    p.add_argument("--plots", metavar="STEM", help="write STEM.png and STEM.svg")
+    p.add_argument("--plot", metavar="STEM", help="write STEM.png and STEM.svg")
     p.set_defaults(func=run)
 
 
@@ -72,12 +69,12 @@ def _outputs_fn(args, g, profile):
 
 def run(args) -> int:
     values = _values(args.values)
-    if args.frames < 1 or args.sim_frames < 2:
-        raise MpsimError("--frames must be >= 1 and --sim-frames >= 2")
+    if args.data_frames < 1:
+        raise MpsimError("--data-frames must be at least 1")
     profile = load_profile(args.profile)
     g = load_graph(args.model)
     (h, w) = g.tensors[g.inputs[0]].shape[-2:]
-    images, labels = load_frames(args.data, args.data_root, args.frames, (h, w), args.seed)
+    images, labels = load_frames(args.data, args.data_root, args.data_frames, (h, w), args.seed)
     outputs_of = _outputs_fn(args, g, profile)
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
@@ -85,15 +82,15 @@ def run(args) -> int:
         t1 = prog.add_task("predicting", total=len(images))
         pr = predict(outputs_of, images, labels, progress=lambda i: prog.update(t1, completed=i))
         t2 = prog.add_task("simulating", total=len(values))
-        res = sweep(g, profile, pr, args.policy, values, mode=args.mode, engine=args.engine,
-                    sim_frames=args.sim_frames, rate=args.rate, budget_unit=args.budget_unit,
-                    progress=lambda i: prog.update(t2, completed=i))
+        res = sweep(g, profile, pr, args.policy, values, options=run_options(args), mode=args.mode,
+                    engine=args.engine, frames=args.frames, tolerance=args.tolerance, max_frames=args.max_frames,
+                    rate=args.rate, budget_unit=args.budget_unit, progress=lambda i: prog.update(t2, completed=i))
     res.update(seed=args.seed, data=args.data, outputs=args.outputs)
     _print(res)
     if args.json:
         write_json(args.json, res)
-    if args.plots:
-        for path in plot_sweep(res, args.plots):
+    if args.plot:
+        for path in plot_sweep(res, args.plot):
             print(f"wrote {path}")
     return 0
 

@@ -10,8 +10,10 @@ from mpsim.atomic import write_json
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import load_profile
 from mpsim.models import DEFAULT_MODEL, resolve_model
-from mpsim.sim.report import print_report
+from mpsim.cli.view import print_report
+from mpsim.mapping.placement import HOST_OUTPUTS, STYLES, RunOptions
 from mpsim.sim.simulate import ENGINES, MODES, simulate
+from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE
 from mpsim.sim.trace import write_trace
 
 
@@ -20,11 +22,8 @@ def register(sub) -> None:
     p.add_argument("--profile", default="ipu_m2000", help="built-in profile name or a YAML file (default ipu_m2000)")
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="GRAPH",
                    help=f"built-in model name, graph.json or export folder (default {DEFAULT_MODEL})")
-    p.add_argument("--frames", type=int, default=200, help="frames to stream (default 200)")
-    p.add_argument("--mode", choices=MODES, help="execution mode (default: the profile's)")
-    p.add_argument("--rate", type=float, help="offered frames per second (default: as fast as the graph accepts)")
+    add_run_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed for every random choice (recorded in the report)")
-    p.add_argument("--engine", choices=ENGINES, default="simpy", help="simulation engine (default simpy)")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON")
     p.add_argument("--trace", metavar="FILE", help="write a Chrome trace (opens in Perfetto) of the first frames")
     p.add_argument("--trace-frames", type=int, default=4, help="frames to include in the trace (default 4)")
@@ -37,6 +36,43 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def add_run_options(p, single: bool = True) -> None:
+    """The flags that say how a graph runs: shared by run, sweep and anytime (``single``: one
+    mode and one offered rate; sweep takes lists of them instead)."""
+    p.add_argument("--placement", choices=STYLES, help="placement style (default: the profile's)")
+    p.add_argument("--replicas", default="auto", help="replicas on the spare chips: auto or a number (default auto)")
+    p.add_argument("--batch", type=int, default=1, help="images per frame (default 1)")
+    p.add_argument("--precision", help="number format, one the profile lists (default: the profile's)")
+    p.add_argument("--host-output", choices=HOST_OUTPUTS, default="labels",
+                   help="what returns to the host per output: class labels or whole tensors (default labels)")
+    if single:
+        p.add_argument("--mode", choices=MODES, help="execution mode of a pipelined placement (default: the profile's)")
+        p.add_argument("--rate", type=float, help="offered frames per second (default: as fast as the graph accepts)")
+    p.add_argument("--engine", choices=ENGINES + ("fast",), default="auto",
+                   help="simulation engine (default auto: the compiled engine where it runs the mode)")
+    p.add_argument("--frames", type=int, help="simulate exactly this many frames (default: until steady)")
+    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                   help=f"steady state: 95 %% CI half-width / mean (default {DEFAULT_TOLERANCE:g})")
+    p.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES,
+                   help=f"cap on frames while converging (default {DEFAULT_MAX_FRAMES:,})")
+
+
+def run_options(args) -> RunOptions:
+    replicas = None if str(args.replicas) == "auto" else _positive_int(args.replicas, "--replicas")
+    return RunOptions(placement=args.placement, replicas=replicas, batch=args.batch, precision=args.precision,
+                      host_output=args.host_output)
+
+
+def _positive_int(text, flag: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise MpsimError(f"{flag} must be auto or a whole number, got {text!r}") from None
+    if value < 1:
+        raise MpsimError(f"{flag} must be at least 1, got {value}")
+    return value
+
+
 def run(args) -> int:
     profile = load_profile(args.profile)
     if args.budget_trace:
@@ -44,21 +80,28 @@ def run(args) -> int:
     if args.deadline is not None or args.plot:
         raise MpsimError("--deadline and --plot go with --budget-trace")
     graph = resolve_model(args.model)
-    if args.engine == "fast" and args.mode is None:
-        args.mode = "dataflow"  # the compiled engine runs the dataflow semantics
-    if args.trace and args.engine == "fast":
+    if args.trace and args.engine in ("compiled", "fast"):
         raise MpsimError("--trace needs --engine simpy (the compiled engine records no events)")
+    engine = "simpy" if args.trace and args.engine == "auto" else args.engine
     console = Console(stderr=True)
     progress = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=console, transient=True, disable=args.quiet or args.frames < 50)
+                        console=console, transient=True, disable=args.quiet)
     with progress:
-        task = progress.add_task("frames", total=args.frames)
+        task = progress.add_task("frames", total=None)
         rep, result, plan = simulate(
-            graph, profile, mode=args.mode, engine=args.engine, frames=args.frames, rate=args.rate,
+            graph, profile, run_options(args), mode=args.mode, engine=engine, frames=args.frames, rate=args.rate,
+            tolerance=args.tolerance, max_frames=args.max_frames,
             trace_frames=args.trace_frames if args.trace else 0,
-            progress=lambda done: progress.update(task, completed=done),
+            progress=lambda done, of: progress.update(task, completed=done, total=of),
         )
     rep["seed"] = args.seed
+    st = rep.get("steady_state")
+    if st and st["overloaded"]:
+        console.print(f"[yellow]warning:[/yellow] overloaded: {args.rate:g} frames/s offered, "
+                      f"{rep['throughput_fps']:.4g} completed; the queue and the latency grow without bound")
+    elif st and not st["converged"]:
+        console.print(f"[yellow]warning:[/yellow] not converged: the 95 % intervals are wider than "
+                      f"{st['tolerance']:.2%} after {st['frames']:,} frames (leave --frames out, or raise --max-frames)")
     print_report(rep)
     if args.json:
         write_json(args.json, rep)

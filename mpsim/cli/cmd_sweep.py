@@ -14,6 +14,7 @@ from mpsim.distribute import map_tasks
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import list_profiles, load_profile
 from mpsim.models import resolve_model
+from mpsim.cli.cmd_run import add_run_options, run_options
 from mpsim.sweeps import run_point, tasks
 
 COLUMNS = ("profile", "model", "mode", "policy", "value", "fits", "strategy", "throughput_fps",
@@ -31,8 +32,9 @@ def register(sub) -> None:
     p.add_argument("--models", default="itnet-camvid-shared,itnet-camvid-independent,espnet-camvid",
                    help="comma-separated built-in models or export folders")
     p.add_argument("--modes", default="default", help="comma-separated modes; 'default' = each profile's own")
-    p.add_argument("--frames", type=int, default=100)
-    p.add_argument("--engine", choices=("simpy", "fast"), default="simpy")
+    add_run_options(p, single=False)
+    p.add_argument("--rates", help="offered frames per second, comma-separated ('max': as fast as accepted); "
+                                   "one row each, the latency-throughput curve (default max)")
     p.add_argument("--policy", choices=("deadline", "confidence", "budget"),
                    help="also sweep an exit policy (models must be export folders with weights)")
     p.add_argument("--values", help="policy values, comma-separated")
@@ -58,7 +60,9 @@ def run(args) -> int:
             values = [float(v) for v in _list(args.values)]
         except ValueError:
             raise MpsimError(f"--values must be numbers, got '{args.values}'") from None
-    todo = tasks(profiles, models, modes, args.frames, args.engine, args.policy, values, args.data)
+    rates = [None if r == "max" else _rate(r) for r in _list(args.rates or "max")]
+    todo = tasks(profiles, models, modes, args.frames, args.engine, args.policy, values, args.data,
+                 options=run_options(args), rates=rates, tolerance=args.tolerance, max_frames=args.max_frames)
     with Progress(TextColumn("sweeping"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True),
                   transient=True) as prog:
         task = prog.add_task("points", total=len(todo))
@@ -75,6 +79,16 @@ def run(args) -> int:
         w.writerows(rows)
         write_text(args.csv, buf.getvalue())
     return 0
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise MpsimError(f"--rates must be numbers or 'max', got '{text}'") from None
+    if not value > 0 or value == float("inf"):
+        raise MpsimError(f"--rates must be positive and finite, got {text}")
+    return value
 
 
 def _g(x, scale=1.0):

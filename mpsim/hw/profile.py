@@ -6,9 +6,11 @@ wrong in exactly one place (the file) and is caught in exactly one place (``sche
 
 from __future__ import annotations
 
+import copy
 import math
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
@@ -17,10 +19,12 @@ import yaml
 
 from hwprofiles import profile_dir
 from mpsim.errors import ProfileError
-from mpsim.hw.schema import Quantity, validate
+from mpsim.hw.precision import PRECISIONS, Precision
+from mpsim.hw.schema import OP_CLASSES, Quantity, validate
 from mpsim.hw.units import DTYPE_BYTES
 
-LINK_CLASSES = ("on_tile", "exchange", "chip_to_chip", "offchip", "host")
+LINK_FIELDS = ("on_tile", "exchange", "chip_to_chip", "offchip", "host_in", "host_out")
+MAX_EXTENDS = 8  # a chain of ``extends`` longer than this is a cycle or a mistake
 
 
 class RawField(NamedTuple):
@@ -94,38 +98,51 @@ class Energy:
     """Energy per event in joules; 0.0 where the profile gives none."""
 
     mac: float = 0.0
+    vector_op: float = 0.0
     sram_byte: float = 0.0
     exchange_byte: float = 0.0
     chip_to_chip_byte: float = 0.0
     offchip_byte: float = 0.0
+    host_byte: float = 0.0
     adc_conversion: float = 0.0
     crossbar_mvm: float = 0.0
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A validated hardware profile; all numbers SI (bytes, Hz, B/s, s, J)."""
+    """A validated hardware profile at one precision; all numbers SI (bytes, Hz, B/s, s, J, W).
+
+    Build it with ``load_profile`` (a name or a path, with optional overrides); ``with_overrides``
+    returns a new profile validated and converted again, so no derived value goes stale.
+    """
 
     name: str
     description: str
     kind: str
     default_mode: str
+    default_placement: str
     path: Path
     chips: int
     tiles_per_chip: int
     tile_memory_bytes: float
     clock_hz: float
-    macs_per_cycle: float
     vector_ops_per_cycle: float
-    link_bandwidth: Mapping[str, float]
+    precision: Precision  # the format this profile runs at (precision.default, or an override)
+    mac_rates: Mapping[str, float]  # MAC/cycle per tile at each supported format
+    efficiency: Mapping[str, float]  # achieved fraction of peak per op class (OP_CLASSES)
+    link_bandwidth: Mapping[str, float]  # LINK_FIELDS, B/s
+    host_latency_s: float
     offchip_capacity_bytes: float
+    code_per_tile_bytes: float
     sync_s: float
-    launch_s: float
+    sync_per_extra_chip_s: float
+    op_overhead_s: float
+    static_power_w: float
     crossbar: Crossbar | None
-    numerics: Numerics
     energy: Energy | None
     fields: Mapping[str, RawField]
     si_values: Mapping[str, float]
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def total_tiles(self) -> int:
@@ -137,13 +154,27 @@ class Profile:
         return self.total_tiles * self.tile_memory_bytes
 
     @property
+    def usable_tile_bytes(self) -> float:
+        """Tile memory left for data once code and vertex state are in."""
+        return max(0.0, self.tile_memory_bytes - self.code_per_tile_bytes)
+
+    @property
+    def macs_per_cycle(self) -> float:
+        return self.mac_rates[self.precision.name]
+
+    @property
     def tile_macs_per_s(self) -> float:
-        """MAC/s of one tile (kind crossbar: of one array, as macs_per_cycle is per array)."""
+        """Peak MAC/s of one tile at the profile's precision (crossbar: one array; gpu: one SM)."""
         return self.macs_per_cycle * self.clock_hz
 
     @property
     def tile_vector_ops_per_s(self) -> float:
         return self.vector_ops_per_cycle * self.clock_hz
+
+    @property
+    def numerics(self) -> Numerics:
+        """The digital formats the functional executor emulates at this precision."""
+        return Numerics(self.precision.exec_weights, self.precision.exec_activations)
 
     @property
     def total_arrays(self) -> int:
@@ -154,6 +185,28 @@ class Profile:
     def crossbar_weight_capacity(self) -> int:
         """Weights the arrays can hold (0 when the profile has no crossbar)."""
         return self.total_arrays * self.crossbar.weights_per_array if self.crossbar else 0
+
+    @property
+    def memory_units(self) -> str:
+        """What this machine's placement units are called in reports."""
+        return {"crossbar": "arrays", "gpu": "SMs"}.get(self.kind, "tiles")
+
+    def sync_for(self, chips: int) -> float:
+        """A synchronisation that spans ``chips`` chips."""
+        return self.sync_s + max(0, chips - 1) * self.sync_per_extra_chip_s
+
+    def with_overrides(self, **overrides: Any) -> "Profile":
+        """This profile with fields replaced (dotted names with ``__`` or ``.``), validated again."""
+        return _build(apply_overrides(self.raw, overrides, self.name), self.path, self.name)
+
+    def with_precision(self, name: str | None) -> "Profile":
+        """This profile at another listed format (``None``: unchanged)."""
+        if name is None or name == self.precision.name:
+            return self
+        if name not in self.mac_rates:
+            listed = ", ".join(self.mac_rates)
+            raise ProfileError(f"profile {self.name} has no MAC rate for precision '{name}' (it lists {listed})")
+        return self.with_overrides(**{"precision.default": name})
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -210,10 +263,6 @@ def _resolve(name_or_path: str | os.PathLike[str]) -> tuple[Path, str]:
                        "or give the path of a .yaml file)")
 
 
-def _si(fields: Mapping[str, Quantity], section: str, names: list[str]) -> dict[str, float]:
-    return {n: fields[f"{section}.{n}"].si for n in names if f"{section}.{n}" in fields}
-
-
 def _crossbar(fields: Mapping[str, Quantity]) -> Crossbar | None:
     if "crossbar.rows" not in fields:
         return None
@@ -228,24 +277,100 @@ def _crossbar(fields: Mapping[str, Quantity]) -> Crossbar | None:
     )
 
 
-def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
-    """A built-in profile by name, or a user's profile by path; ``ProfileError`` if unknown or bad."""
+def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    """``child`` over ``base``: sections merge field by field, a field is replaced whole."""
+    out = copy.deepcopy(dict(base))
+    for key, val in child.items():
+        if isinstance(val, Mapping) and isinstance(out.get(key), Mapping) and not {"value", "unit"} & set(val):
+            out[key] = _merge(out[key], val)
+        else:
+            out[key] = copy.deepcopy(val)
+    return out
+
+
+def _raw_profile(name_or_path: str | os.PathLike[str], depth: int = 0) -> tuple[dict[str, Any], Path, str]:
+    """The profile's raw mapping with ``extends`` resolved (the parent's fields under its own)."""
     path, where = _resolve(name_or_path)
-    strings, fields = validate(_read_yaml(path, where), where)
+    raw = _read_yaml(path, where)
+    if not isinstance(raw, dict) or "extends" not in raw:
+        return raw, path, where
+    parent = raw.pop("extends")
+    if not isinstance(parent, str) or not parent.strip():
+        raise ProfileError(f"{where}: field 'extends': must name a built-in profile or a .yaml path")
+    if depth >= MAX_EXTENDS:
+        raise ProfileError(f"{where}: field 'extends': more than {MAX_EXTENDS} levels (a cycle?)")
+    if not parent.endswith((".yaml", ".yml")) or os.path.isabs(parent):
+        target = parent
+    else:
+        target = str(path.parent / parent)
+    base, _, _ = _raw_profile(target, depth + 1)
+    return _merge(base, raw), path, where
+
+
+_QUANTITY = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(\S.*)$")
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``raw`` with fields replaced: ``{"compute.chips": 2, "links.host_in": "25 GB/s",
+    "precision.default": "fp16"}`` (``__`` may stand for ``.``). A bare number keeps the file's
+    unit; ``"VALUE UNIT"`` gives both; a mapping gives value, unit and source."""
+    out = copy.deepcopy(dict(raw))
+    for key, val in overrides.items():
+        parts = key.replace("__", ".").split(".")
+        node = out
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise ProfileError(f"{where}: override '{key}': no such section '{part}'")
+            node = node[part]
+        leaf = parts[-1]
+        old = node.get(leaf)
+        if isinstance(val, Mapping):
+            node[leaf] = dict(val)
+        elif isinstance(old, Mapping) and "unit" in old:
+            unit = old["unit"]
+            if isinstance(val, str):
+                m = _QUANTITY.match(val)
+                if not m:
+                    raise ProfileError(f"{where}: override '{key}': give a number or 'VALUE UNIT', got {val!r}")
+                val, unit = float(m.group(1)), m.group(2).strip()
+            node[leaf] = {"value": val, "unit": unit,
+                          "source": f"override: set by the user (the profile had {old.get('value')!r} {old['unit']})"}
+        elif old is None and leaf not in node and len(parts) > 1 and not isinstance(val, str):
+            raise ProfileError(f"{where}: override '{key}': no such field")
+        else:
+            node[leaf] = val
+    return out
+
+
+def _build(raw: Any, path: Path, where: str) -> Profile:
+    strings, fields = validate(raw, where)
     si = {k: q.si for k, q in fields.items()}
     joules = {k.split(".", 1)[1]: v for k, v in si.items() if k.startswith("energy.")}
-    energy = Energy(**joules) if joules else None
+    rates = {k.rsplit(".", 1)[1]: v for k, v in si.items() if k.startswith("precision.macs_per_cycle.")}
     return Profile(
         name=strings["name"], description=" ".join(strings["description"].split()), kind=strings["kind"],
-        default_mode=strings["default_mode"], path=path,
+        default_mode=strings["default_mode"], default_placement=strings["default_placement"], path=path,
         chips=int(si["compute.chips"]), tiles_per_chip=int(si["compute.tiles_per_chip"]),
         tile_memory_bytes=si["compute.tile_memory"], clock_hz=si["compute.clock"],
-        macs_per_cycle=si["compute.macs_per_cycle"], vector_ops_per_cycle=si["compute.vector_ops_per_cycle"],
-        link_bandwidth=MappingProxyType({n: si[f"links.{n}"] for n in LINK_CLASSES}),
-        offchip_capacity_bytes=si["memory.offchip_capacity"], sync_s=si["timing.sync"],
-        launch_s=si["timing.launch"], crossbar=_crossbar(fields),
-        numerics=Numerics(strings["numerics.weights"], strings["numerics.activations"]),
-        energy=energy,
+        vector_ops_per_cycle=si["compute.vector_ops_per_cycle"],
+        precision=PRECISIONS[strings["precision.default"]], mac_rates=MappingProxyType(rates),
+        efficiency=MappingProxyType({c: si[f"efficiency.{c}"] for c in OP_CLASSES}),
+        link_bandwidth=MappingProxyType({n: si[f"links.{n}"] for n in LINK_FIELDS}),
+        host_latency_s=si["links.host_latency"],
+        offchip_capacity_bytes=si["memory.offchip_capacity"], code_per_tile_bytes=si["memory.code_per_tile"],
+        sync_s=si["timing.sync"], sync_per_extra_chip_s=si["timing.sync_per_extra_chip"],
+        op_overhead_s=si["timing.op_overhead"], static_power_w=si["power.static"],
+        crossbar=_crossbar(fields), energy=Energy(**joules) if joules else None,
         fields=MappingProxyType({k: RawField(q.value, q.unit, q.source) for k, q in fields.items()}),
-        si_values=MappingProxyType(si),
+        si_values=MappingProxyType(si), raw=MappingProxyType(copy.deepcopy(raw)),
     )
+
+
+def load_profile(name_or_path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None,
+                 precision: str | None = None) -> Profile:
+    """A built-in profile by name, or a user's profile by path, with optional field overrides
+    and another listed precision; ``ProfileError`` (one line) if unknown or bad."""
+    raw, path, where = _raw_profile(name_or_path)
+    if overrides:
+        raw = apply_overrides(raw, overrides, where)
+    return _build(raw, path, where).with_precision(precision)

@@ -15,13 +15,18 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from mpsim.errors import ProfileError
-from mpsim.hw.units import DIMENSIONS, DTYPE_BYTES, UnitError, to_si
+from mpsim.hw.precision import PRECISIONS
+from mpsim.hw.units import DIMENSIONS, UnitError, to_si
 
 KINDS = ("tiles", "crossbar", "gpu")
 MODES = ("dataflow", "bsp", "rollout")
-WEIGHT_TYPES = ("fp32", "fp16", "bf16", "int16", "int8")
-ACTIVATION_TYPES = ("fp32", "fp16", "bf16", "int16", "int8")
-assert set(WEIGHT_TYPES) <= set(DTYPE_BYTES) and set(ACTIVATION_TYPES) <= set(DTYPE_BYTES)
+# The placement styles each kind of machine can run (mpsim.mapping); the first is its default.
+PLACEMENTS: dict[str, tuple[str, ...]] = {
+    "tiles": ("pipelined", "sequential"),
+    "crossbar": ("pipelined",),
+    "gpu": ("layer_by_layer",),
+}
+OP_CLASSES = ("conv", "pointwise", "depthwise", "vector", "pooling")
 
 
 @dataclass(frozen=True)
@@ -58,25 +63,46 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
         "tile_memory": _f("size", "SRAM per tile for weights and buffers (crossbar: digital buffer "
                                   "per tile, weights live in the arrays; gpu: L2 share per SM)"),
         "clock": _f("frequency", "clock of the tiles; converts B/cycle and cycles"),
-        "macs_per_cycle": _f("mac_rate", "MACs per cycle per tile (crossbar: per array at full "
-                                         "input precision; gpu: per SM)"),
         "vector_ops_per_cycle": _f("op_rate", "elementwise operations per cycle per tile"),
+    },
+    "efficiency": {
+        "conv": _f("ratio", "achieved fraction of peak MAC rate on dense k x k convolutions (k > 1)",
+                   maximum=1.0),
+        "pointwise": _f("ratio", "achieved fraction of peak on 1 x 1 convolutions, linear layers, matmul",
+                        maximum=1.0),
+        "depthwise": _f("ratio", "achieved fraction of peak on depthwise and grouped convolutions", maximum=1.0),
+        "vector": _f("ratio", "achieved fraction of the vector rate on elementwise ops, norms, softmax",
+                     maximum=1.0),
+        "pooling": _f("ratio", "achieved fraction of the vector rate on pooling and resizing", maximum=1.0),
     },
     "links": {
         "on_tile": _f("bandwidth", "local SRAM bandwidth, per tile"),
         "exchange": _f("bandwidth", "on-chip exchange fabric bandwidth, per tile"),
-        "chip_to_chip": _f("bandwidth", "chip-to-chip link bandwidth, per chip", positive=False),
+        "chip_to_chip": _f("bandwidth", "bandwidth between two chips, per chip pair and direction",
+                           positive=False),
         "offchip": _f("bandwidth", "off-chip (streaming / DRAM) memory bandwidth, whole system",
                       positive=False),
-        "host": _f("bandwidth", "host link bandwidth for frames in and results out"),
+        "host_in": _f("bandwidth", "host to machine (frames in), one direction, whole system"),
+        "host_out": _f("bandwidth", "machine to host (results out), one direction, whole system"),
+        "host_latency": _f("time", "fixed latency of one host transfer (DMA set-up, network, serving)",
+                           positive=False),
     },
     "memory": {
         "offchip_capacity": _f("size", "off-chip (streaming / DRAM) memory capacity", positive=False),
+        "code_per_tile": _f("size", "tile memory taken by code and vertex state, not available to data",
+                            positive=False),
     },
     "timing": {
-        "sync": _f("time", "one global synchronisation plus exchange set-up (BSP superstep)",
+        "sync": _f("time", "one synchronisation of the tiles of one chip (a BSP superstep boundary)",
                    positive=False),
-        "launch": _f("time", "overhead to start one node (gpu: kernel launch)", positive=False),
+        "sync_per_extra_chip": _f("time", "added to a synchronisation for every further chip it spans",
+                                  positive=False),
+        "op_overhead": _f("time", "fixed cost of running one operation (a compute set's vertices, a "
+                                  "kernel launch)", positive=False),
+    },
+    "power": {
+        "static": _f("power", "idle power of the whole system (leakage, clocks, idle links), drawn "
+                              "whether or not it computes", positive=False),
     },
     "crossbar": {
         "rows": _f("count", "word lines (inputs) per array", integer=True),
@@ -97,22 +123,28 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
         "programmable_per_frame": _f("bool", "whether weights may be rewritten per frame", positive=False),
     },
     "energy": {
-        "mac": _f("energy", "one digital MAC", positive=False, required=False),
+        "mac": _f("energy", "one digital MAC at the profile's default precision", positive=False,
+                  required=False),
+        "vector_op": _f("energy", "one elementwise operation (activation, add, pooling)", positive=False,
+                        required=False),
         "sram_byte": _f("energy", "one byte read from or written to tile SRAM", positive=False, required=False),
         "exchange_byte": _f("energy", "one byte over the on-chip exchange", positive=False, required=False),
         "chip_to_chip_byte": _f("energy", "one byte between chips", positive=False, required=False),
         "offchip_byte": _f("energy", "one byte to or from off-chip memory", positive=False, required=False),
+        "host_byte": _f("energy", "one byte over the host link", positive=False, required=False),
         "adc_conversion": _f("energy", "one ADC conversion", positive=False, required=False,
                              crossbar_only=True),
         "crossbar_mvm": _f("energy", "one read of one array (one input slice), ADCs excluded",
                            positive=False, required=False, crossbar_only=True),
     },
 }
+# MAC rate per tile (crossbar: per array; gpu: per SM) at each format the machine supports.
+PRECISION_RATE = _f("mac_rate", "MACs per cycle per tile at this format (crossbar: per array, derived "
+                                "from its read time; gpu: per SM)")
 
 OPTIONAL_SECTIONS = ("crossbar", "energy")
-STRING_FIELDS = ("name", "description", "kind", "default_mode")
-TOP_LEVEL = (*STRING_FIELDS, *SECTIONS, "numerics")
-NUMERICS = {"weights": WEIGHT_TYPES, "activations": ACTIVATION_TYPES}
+STRING_FIELDS = ("name", "description", "kind", "default_mode", "default_placement")
+TOP_LEVEL = (*STRING_FIELDS, *SECTIONS, "precision")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _PLACEHOLDERS = {"?", "todo", "tbd", "tba", "unknown", "n/a", "na", "none", "-"}
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -254,6 +286,26 @@ def _clock(raw: Mapping[str, Any]) -> float | None:
         return None  # reported when compute.clock itself is validated, in field order
 
 
+def _precision(raw: Mapping[str, Any], strings: dict[str, str], clock_hz: float | None) -> dict[str, Quantity]:
+    """``precision: {default: fmt, macs_per_cycle: {fmt: quantity, ...}}``: the formats the machine
+    runs and its MAC rate at each; the default must be one of them."""
+    if "precision" not in raw:
+        raise _Fail("precision", "missing required section")
+    sec = _mapping(raw["precision"], "precision")
+    _check_keys(sec, ["default", "macs_per_cycle"], "precision")
+    rates = _mapping(sec.get("macs_per_cycle"), "precision.macs_per_cycle")
+    if not rates:
+        raise _Fail("precision.macs_per_cycle", "give the MAC rate of at least one format")
+    _check_keys(rates, list(PRECISIONS), "precision.macs_per_cycle")
+    out = {f"precision.macs_per_cycle.{k}": _quantity(v, f"precision.macs_per_cycle.{k}", PRECISION_RATE, clock_hz)
+           for k, v in rates.items()}
+    try:
+        strings["precision.default"] = _string(sec, "default", tuple(rates))
+    except _Fail as exc:
+        raise _Fail("precision.default", exc.msg) from None
+    return out
+
+
 def _validate(raw: Any) -> tuple[dict[str, str], dict[str, Quantity]]:
     if raw is None:
         raise _Fail("(top level)", "the file is empty")
@@ -279,15 +331,11 @@ def _validate(raw: Any) -> tuple[dict[str, str], dict[str, Quantity]]:
         fields.update(_section(raw, name, kind, clock_hz))
     if kind == "crossbar":
         _check_crossbar(fields)
-    if "numerics" not in raw:
-        raise _Fail("numerics", "missing required section")
-    num = _mapping(raw["numerics"], "numerics")
-    _check_keys(num, list(NUMERICS), "numerics")
-    for key, choices in NUMERICS.items():
-        try:
-            strings[f"numerics.{key}"] = _string(num, key, choices)
-        except _Fail as exc:
-            raise _Fail(f"numerics.{key}", exc.msg) from None
+    if fields["memory.code_per_tile"].si >= fields["compute.tile_memory"].si:
+        raise _Fail("memory.code_per_tile", "must be less than compute.tile_memory (no room left for data)")
+    placements = PLACEMENTS[kind]
+    strings["default_placement"] = _string(raw, "default_placement", placements)
+    fields.update(_precision(raw, strings, clock_hz))
     return strings, fields
 
 

@@ -60,6 +60,7 @@ DIMENSIONS: Mapping[str, Dimension] = MappingProxyType({
         "J": (1.0, 0), "mJ": (1e-3, 0), "uJ": (1e-6, 0), "µJ": (1e-6, 0), "nJ": (1e-9, 0),
         "pJ": (1e-12, 0), "fJ": (1e-15, 0),
     }),
+    "power": _dim("power", "W", {"W": (1.0, 0), "kW": (_K, 0), "mW": (1e-3, 0), "uW": (1e-6, 0), "µW": (1e-6, 0)}),
     "bits": _dim("bits", "bits", {"bits": (1.0, 0), "bit": (1.0, 0)}),
     "ratio": _dim("ratio", "ratio", {"ratio": (1.0, 0), "%": (0.01, 0)}),
     "mac_rate": _dim("MAC rate", "MAC/cycle", {"MAC/cycle": (1.0, 0)}),
@@ -67,7 +68,7 @@ DIMENSIONS: Mapping[str, Dimension] = MappingProxyType({
     "bool": _dim("boolean", "bool", {"bool": (1.0, 0)}),
 })
 
-# Bytes per element of the numeric formats a profile may name.
+# Bytes per element of the digital formats the functional executor emulates.
 DTYPE_BYTES: Mapping[str, int] = MappingProxyType({"fp32": 4, "fp16": 2, "bf16": 2, "int16": 2, "int8": 1})
 
 

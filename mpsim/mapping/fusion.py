@@ -1,8 +1,10 @@
-"""Group nodes into units: the tile sets that execute them.
+"""Group nodes into units: the tile sets (or operations) that execute them.
 
 The paper assumes every layer other than a convolution is fused with one (section 2.3); a
 unit is therefore a weight layer plus the operators that follow it.  A non-weight node joins
-the unit of the node that writes its first input, if both sit in the same loop region.
+the unit of the node that writes its first input, if both sit in the same loop region and the
+units still form a graph without cycles within an iteration: a fused operation must never wait
+for itself (two branches that exchange data, each fused into one of the other's producers).
 """
 
 from __future__ import annotations
@@ -27,19 +29,51 @@ def fuse(g: Graph) -> tuple[list[Unit], list[int]]:
     carried_init = {c.body_input: None for lp in g.loops for c in lp.carried}
     unit_of: list[int] = []
     members: list[list[int]] = []
+    reach: list[int] = []  # per unit: bitset of the units it feeds, directly or not
+    anc: list[int] = []  # per unit: bitset of the units feeding it
+
+    def link(src: int, dst: int) -> None:
+        if src == dst or reach[src] >> dst & 1:
+            return
+        down, up = (1 << dst) | reach[dst], (1 << src) | anc[src]
+        for a in _bits(up):
+            reach[a] |= down
+        for d in _bits(down):
+            anc[d] |= up
+
     for i, n in enumerate(g.nodes):
+        sources = set()
+        for t in n.inputs:
+            if t in carried_init:
+                continue  # the previous iteration's state: no edge within an iteration
+            w = g.producer.get(t) or g.producer.get(split_iter_name(t)[0])
+            if w is not None:
+                sources.add(unit_of[pos[w]])
         host = None
-        if not is_weight_layer(n.op) and n.inputs:
+        if not is_weight_layer(n.op) and n.inputs and n.inputs[0] not in carried_init:
             first = n.inputs[0]
-            if first not in carried_init:
-                writer = g.producer.get(first) or g.producer.get(split_iter_name(first)[0])
-                if writer is not None and loop_of.get(writer) == loop_of.get(n.name) and first in g.producer:
-                    host = unit_of[pos[writer]]
+            writer = g.producer.get(first)
+            if writer is not None and loop_of.get(writer) == loop_of.get(n.name):
+                cand = unit_of[pos[writer]]
+                if not any(reach[cand] >> s & 1 for s in sources if s != cand):
+                    host = cand
         if host is None:
             members.append([i])
-            unit_of.append(len(members) - 1)
+            reach.append(0)
+            anc.append(0)
+            host = len(members) - 1
         else:
             members[host].append(i)
-            unit_of.append(host)
+        unit_of.append(host)
+        for s in sources:
+            link(s, host)
     units = [Unit(g.nodes[m[0]].name, tuple(m), loop_of.get(g.nodes[m[0]].name)) for m in members]
     return units, unit_of
+
+
+def _bits(x: int):
+    """Indices of the set bits of x."""
+    while x:
+        low = x & -x
+        yield low.bit_length() - 1
+        x ^= low

@@ -16,13 +16,14 @@ _PER_OUTPUT = {
 }
 
 
-def _spec(g: Graph, t: str):
+def tensor_spec(g: Graph, t: str):
+    """The spec of a tensor reference, ``t@i`` names included."""
     return g.tensors.get(t) or g.tensors[split_iter_name(t)[0]]
 
 
 def vector_ops(g: Graph, n: Node) -> int:
     """Elementwise operations of one firing of ``n``."""
-    out = sum(_spec(g, t).numel for t in n.outputs)
+    out = sum(tensor_spec(g, t).numel for t in n.outputs)
     if n.op in _PER_OUTPUT:
         return out * _PER_OUTPUT[n.op]
     if n.op in ("max_pool2d", "avg_pool2d"):
@@ -32,10 +33,10 @@ def vector_ops(g: Graph, n: Node) -> int:
     if n.op == "interpolate":
         return out * (4 if n.attrs["mode"] == "bilinear" else 1)
     if n.op in ("adaptive_avg_pool2d", "mean"):
-        return sum(_spec(g, t).numel for t in n.inputs)
+        return sum(tensor_spec(g, t).numel for t in n.inputs)
     return out
 
 
-def tensor_bytes(g: Graph, t: str, act_bytes: int) -> int:
-    """Bytes of an activation tensor at the profile's activation precision."""
-    return _spec(g, t).numel * act_bytes
+def tensor_bytes(g: Graph, t: str, activation_bits: int) -> float:
+    """Bytes of an activation tensor at ``activation_bits`` per element (packed)."""
+    return tensor_spec(g, t).numel * activation_bits / 8

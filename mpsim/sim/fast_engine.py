@@ -522,7 +522,7 @@ def _static(plan: SimPlan, rate: float | None, levels: np.ndarray | None) -> dic
     NI[:, NI_UNIT], NI[:, NI_BASE], NI[:, NI_OE_LO], NI[:, NI_OE_HI] = plan.unit_of, base, oe_ptr[:-1], oe_ptr[1:]
     # The movement energy of a firing and of a transfer, with SimPy's float operations.
     local, offchip = np.asarray(plan.local_bytes, dtype=np.float64), np.asarray(plan.offchip_bytes, dtype=np.float64)
-    emove = local * plan.local_energy_j_per_byte + offchip * plan.offchip_energy_j_per_byte
+    emove = np.asarray(plan.energy_move_j, dtype=np.float64)
     NF = np.zeros((nn, NF_W))
     NF[:, NF_SERVICE], NF[:, NF_LOCAL], NF[:, NF_OFFCHIP] = plan.service_s, local, offchip
     NF[:, NF_ECOMP], NF[:, NF_ECONV], NF[:, NF_EMOVE] = plan.energy_compute_j, plan.energy_conversion_j, emove

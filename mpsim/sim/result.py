@@ -33,6 +33,8 @@ class SimResult:
     release: np.ndarray | None = None  # [frames] when recorded
     done: np.ndarray | None = None  # [frames, outputs] completion times when recorded
     trace: list = field(default_factory=list)  # chrome trace events of the first frames
+    steps: int = 0  # supersteps or ticks (bsp, rollout); 0 in dataflow
+    phase_s: np.ndarray = field(default_factory=lambda: np.zeros(3))  # bsp: compute, sync, exchange totals
 
     @property
     def throughput_fps(self) -> float | None:

@@ -227,7 +227,7 @@ class _Run:
         self.offchip += p.offchip_bytes[n]
         self.e_comp += p.energy_compute_j[n]
         self.e_conv += p.energy_conversion_j[n]
-        self.e_move += p.local_bytes[n] * p.local_energy_j_per_byte + p.offchip_bytes[n] * p.offchip_energy_j_per_byte
+        self.e_move += p.energy_move_j[n]
         self.firings += 1
         trips = self.ftrips[f]
         for e in self.out_edges[n]:

@@ -1,4 +1,12 @@
-"""One entry point from (graph, profile, options) to a report: map, plan, run an engine."""
+"""One entry point from (graph, profile, options) to a report: place, plan, run an engine to
+steady state, report.
+
+Modes: ``pipelined`` placements run in the requested mode (dataflow, bsp or rollout; default
+the profile's). ``sequential`` and ``layer_by_layer`` placements (and the off-chip fallback)
+*are* bulk-synchronous: every operation is a superstep whose sync and exchange are in its
+service time, so they run in ``bsp`` only and the event engine orders their operations. A mode
+a placement cannot run is refused, never switched.
+"""
 
 from __future__ import annotations
 
@@ -7,46 +15,64 @@ from typing import Any, Callable
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import Profile
 from mpsim.ir.graph import Graph
-from mpsim.mapping.mapper import Placement, place
-from mpsim.sim.plan import SimPlan, build_sequential_plan, build_spatial_plan
+from mpsim.mapping.placement import Placement, RunOptions, place
+from mpsim.sim.plan import SimPlan, build_plan
 from mpsim.sim.report import build_report
 from mpsim.sim.result import SimResult
+from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE, SteadyState, run_to_steady
 
 MODES = ("dataflow", "bsp", "rollout")
-ENGINES = ("simpy", "fast")
+ENGINES = ("auto", "compiled", "simpy")
+ENGINE_ALIASES = {"fast": "compiled"}
 
 
-def make_plan(g: Graph, p: Profile) -> tuple[Placement, SimPlan | None]:
-    """Place the graph and choose how it executes: spatially, by fallback, or not at all."""
-    pl = place(g, p)
-    if p.kind == "gpu":
-        return pl, build_sequential_plan(g, p, "layer_by_layer")
-    if pl.fits:
-        return pl, build_spatial_plan(g, pl, p)
-    if not pl.feasible:
-        return pl, None
-    return pl, build_sequential_plan(g, p, "fallback")
+def make_plan(g: Graph, p: Profile, options: RunOptions | None = None) -> tuple[Placement, SimPlan | None]:
+    """Place the graph and build its plan (None when the machine cannot run it at all)."""
+    pl = place(g, p, options)
+    return pl, build_plan(pl) if pl.feasible else None
+
+
+def resolve_mode(plan_or_placement: SimPlan | Placement, p: Profile, mode: str | None) -> str:
+    """The mode a run uses: pipelined placements take the requested one (default: the profile's),
+    the others run bsp and refuse any other request."""
+    strategy = plan_or_placement.strategy
+    if mode is not None and mode not in MODES:
+        raise MpsimError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+    if strategy == "pipelined":
+        return mode or p.default_mode
+    if mode not in (None, "bsp"):
+        raise MpsimError(f"mode '{mode}' needs the pipelined placement; a {strategy} run executes one operation "
+                         "per superstep (bsp): use --placement pipelined or leave --mode out")
+    return "bsp"
+
+
+def resolve_engine(engine: str, mode: str, strategy: str) -> str:
+    """The engine that runs: ``auto`` picks the compiled engine wherever it implements the mode."""
+    engine = ENGINE_ALIASES.get(engine, engine)
+    if engine not in ENGINES:
+        raise MpsimError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")
+    compiled_ok = strategy != "pipelined" or mode == "dataflow"
+    if engine == "auto":
+        return "compiled" if compiled_ok else "simpy"
+    if engine == "compiled" and not compiled_ok:
+        raise MpsimError(f"the compiled engine does not run {mode} mode yet: use --engine simpy or auto")
+    return engine
 
 
 def run_engine(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int, rate: float | None,
                window: int | None = None, record: bool = False, trace_frames: int = 0,
                progress: Callable[[int], None] | None = None, levels=None) -> SimResult:
-    """Run one engine; ``levels[f] = k - 1`` makes frame f exit after output m_k."""
-    if mode not in MODES:
-        raise MpsimError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
-    if engine not in ENGINES:
-        raise MpsimError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")
+    """Run one engine for ``frames`` frames; ``levels[f] = k - 1`` makes frame f exit after m_k."""
+    engine = resolve_engine(engine, mode, plan.strategy)
     if frames < 1:
         raise MpsimError(f"--frames must be at least 1, got {frames}")
     if rate is not None and rate <= 0:
         raise MpsimError(f"--rate must be positive, got {rate}")
-    if mode != "dataflow" and plan.strategy == "spatial":
+    if mode != "dataflow" and plan.strategy == "pipelined":
         from mpsim.sim.tick_engine import simulate_ticks
 
-        if engine == "fast":
-            raise MpsimError(f"the fast engine runs dataflow mode only: use --mode dataflow, or --engine simpy for {mode}")
         return simulate_ticks(plan, p, mode, frames, rate, window, record, trace_frames, progress, levels)
-    if engine == "fast":
+    if engine == "compiled":
         from mpsim.sim.fast_engine import simulate_fast
 
         return simulate_fast(plan, frames, rate, window, record, progress, levels=levels)
@@ -55,14 +81,40 @@ def run_engine(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int, r
     return simulate_dataflow(plan, frames, rate, window, record, trace_frames, progress, levels)
 
 
-def simulate(g: Graph, p: Profile, mode: str | None = None, engine: str = "simpy", frames: int = 200,
-             rate: float | None = None, trace_frames: int = 0,
-             progress: Callable[[int], None] | None = None) -> tuple[dict[str, Any], SimResult | None, SimPlan | None]:
-    mode = mode or p.default_mode
-    pl, plan = make_plan(g, p)
+def engine_rate(plan: SimPlan, rate: float | None) -> float | None:
+    """A user's offered rate (images per second to the whole machine) as the simulated replica
+    sees it: batches per second, its share of the replicas."""
+    if rate is None:
+        return None
+    if not rate > 0:
+        raise MpsimError(f"--rate must be positive, got {rate}")
+    return rate / (plan.batch * plan.replicas)
+
+
+def run_steady(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int | None = None,
+               rate: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
+               max_frames: int = DEFAULT_MAX_FRAMES, trace_frames: int = 0,
+               progress: Callable[[int, int], None] | None = None, levels=None) -> tuple[SimResult, SteadyState]:
+    """Run to steady state (or exactly ``frames``); ``progress(done, of)`` follows each attempt."""
+    def one(n: int) -> SimResult:
+        cb = None if progress is None else (lambda done: progress(done, n))
+        return run_engine(plan, p, mode, engine, n, rate, record=True, trace_frames=trace_frames, progress=cb,
+                          levels=None if levels is None else levels[:n])
+    return run_to_steady(one, frames, tolerance, max_frames, rate=rate)
+
+
+def simulate(g: Graph, p: Profile, options: RunOptions | None = None, mode: str | None = None,
+             engine: str = "auto", frames: int | None = None, rate: float | None = None,
+             tolerance: float = DEFAULT_TOLERANCE, max_frames: int = DEFAULT_MAX_FRAMES, trace_frames: int = 0,
+             progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, Any], SimResult | None,
+                                                                          SimPlan | None]:
+    """Place, plan and run ``g`` on ``p`` to steady state; return (report, engine result, plan)."""
+    options = options or RunOptions()
+    pl, plan = make_plan(g, p, options)
+    mode = resolve_mode(pl, p, mode)
     if plan is None:
-        return build_report(g, p, pl, None, None, mode, engine, rate), None, None
-    if plan.strategy != "spatial":
-        mode = "dataflow"  # sequential execution has no supersteps to speak of
-    r = run_engine(plan, p, mode, engine, frames, rate, trace_frames=trace_frames, progress=progress)
-    return build_report(g, p, pl, plan, r, mode, engine, rate), r, plan
+        return build_report(pl, None, None, None, mode, None, rate), None, None
+    used = resolve_engine(engine, mode, plan.strategy)
+    r, st = run_steady(plan, pl.profile, mode, used, frames, engine_rate(plan, rate), tolerance, max_frames,
+                       trace_frames, progress)
+    return build_report(pl, plan, r, st, mode, used, rate), r, plan

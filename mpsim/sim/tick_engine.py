@@ -51,7 +51,7 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
         outputs_of.setdefault((int(n), max(0, int(it))), []).append(k)
     n_out = plan.n_outputs
     tick = rollout_tick(plan) if mode == "rollout" else 0.0
-    sync = 0.0 if mode == "rollout" else p.sync_s
+    sync = 0.0 if mode == "rollout" else plan.sync_s
 
     state: dict[int, np.ndarray] = {}
     left: dict[int, int] = {}
@@ -68,7 +68,8 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
     rel = np.zeros(frames) if record else None
     done = np.full((frames, n_out), np.nan) if record else None
     trace: list = []
-    counters = {"next": 0, "finished": 0, "warm": 0, "frame0": None, "steady": 0}
+    counters = {"next": 0, "finished": 0, "warm": 0, "frame0": None, "steady": 0, "steps": 0}
+    phases = np.zeros(3)  # compute, sync, exchange
     span = {"first": np.inf, "last": -np.inf, "all_first": np.inf, "all_last": -np.inf}
 
     def deliver(e: int, f: int, i: int) -> None:
@@ -156,8 +157,7 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
                     acc["off"] += plan.offchip_bytes[n]
                     acc["ec"] += plan.energy_compute_j[n]
                     acc["ev"] += plan.energy_conversion_j[n]
-                    acc["em"] += (plan.local_bytes[n] * plan.local_energy_j_per_byte
-                                  + plan.offchip_bytes[n] * plan.offchip_energy_j_per_byte)
+                    acc["em"] += plan.energy_move_j[n]
                     acc["firings"] += 1
                     if f < trace_frames:
                         trace.append(("unit", u, plan.node_names[n], start, dur, f, i))
@@ -188,6 +188,9 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
                 acc["em"] += plan.e_bytes[e] * plan.link_energy_j_per_byte[link]
             exchange = float(link_time.max(initial=0.0))
             step = tick if mode == "rollout" else compute + sync + exchange
+            if compute > 0.0 or exchange > 0.0:
+                counters["steps"] += 1
+                phases[:] += (step, 0.0, 0.0) if mode == "rollout" else (compute, sync, exchange)
             if step <= 0.0:
                 # Nothing to do: wait for the next frame of an offered rate.
                 nxt = counters["next"] / rate if rate else now
@@ -210,4 +213,5 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
         node_busy=node_busy, link_busy=link_busy, link_bytes=link_bytes, local_bytes=acc["local"],
         offchip_bytes=acc["off"], energy_compute_j=acc["ec"], energy_conversion_j=acc["ev"],
         energy_movement_j=acc["em"], firings=int(acc["firings"]), release=rel, done=done, trace=trace,
+        steps=counters["steps"], phase_s=phases,
     )
