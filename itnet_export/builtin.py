@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from itnet_export.anchors import ANCHORS
 from itnet_export.exporter import to_graph
 from itnet_export.presets import build_preset
 from mpsim.ir.serialize import save_graph
 from mpsim.models import MODEL_DIR
 
 BUILTIN_PRESETS = ("itnet-cityscapes", "itnet-camvid-shared", "itnet-camvid-independent", "itnet-tiny",
-                   "itnet-tiny-independent", "espnet-camvid", "espnet-cityscapes")
+                   "itnet-tiny-independent", "espnet-camvid", "espnet-cityscapes", *ANCHORS)
 
 
 def builtin_graph(preset: str):

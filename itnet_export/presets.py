@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
+from itnet_export.anchors import ANCHORS
 from itnet_export.espnet import ESPNet, ESPNetConfig
 from itnet_export.dnn.model import DNNConfig, DoublyNestedNet
 from itnet_export.itnet import ItNet, ItNetConfig
@@ -59,7 +60,7 @@ def _itnet_preset(name: str, cfg: ItNetConfig) -> Preset:
 
 
 def preset_names() -> list[str]:
-    return sorted([*ITNET_PRESETS, *ESPNET_PRESETS, *DNN_PRESETS])
+    return sorted([*ITNET_PRESETS, *ESPNET_PRESETS, *DNN_PRESETS, *ANCHORS])
 
 
 def get_preset(name: str) -> Preset:
@@ -77,6 +78,9 @@ def get_preset(name: str) -> Preset:
         outs = [(l, cfg.groups) for l in range(1, cfg.depth + 1)]
         meta = {"preset": name, "family": "dnn", "config": cfg.to_dict(), "outputs": [list(o) for o in outs]}
         return Preset(name, lambda: DoublyNestedNet(cfg, outputs=outs), (1, cfg.in_channels, *cfg.input_size), meta)
+    if name in ANCHORS:  # published networks that measured chips ran (docs/anchors.md)
+        anchor = ANCHORS[name]
+        return Preset(name, anchor.build, anchor.input_shape, anchor.meta(name))
     raise MpsimError(f"unknown preset '{name}' (known: {', '.join(preset_names())})")
 
 

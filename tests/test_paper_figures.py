@@ -6,12 +6,14 @@ those graphs equal fresh exports of the presets, so the pins cover the model cod
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mpsim.analysis.metrics import stats
 from mpsim.hw.profile import load_profile
 from mpsim.ir.serialize import dumps
-from mpsim.models import resolve_model
+from mpsim.models import MODEL_DIR, builtin_models, resolve_model
 
 MB = 1e6
 
@@ -52,12 +54,19 @@ def test_ipu_m2000_memory_is_the_papers():
     assert abs(p.capacity_bytes / 2**20 / 3600 - 1) < 0.01  # 3.6 GB means MiB here
 
 
-def test_builtin_graphs_equal_fresh_exports():
+def _anchor_builtins() -> list[str]:
+    """The built-in anchor graphs (docs/anchors.md), read from their JSON without torch."""
+    return [n for n in builtin_models()
+            if json.loads((MODEL_DIR / f"{n}.json").read_text())["meta"].get("family") == "anchor"]
+
+
+@pytest.mark.parametrize("name", ["itnet-tiny", "itnet-camvid-shared", *_anchor_builtins()])
+def test_builtin_graphs_equal_fresh_exports(name):
+    pytest.importorskip("torch")
     from itnet_export.builtin import BUILTIN_PRESETS, builtin_graph
 
-    for name in ("itnet-tiny", "itnet-camvid-shared"):
-        assert name in BUILTIN_PRESETS
-        assert dumps(builtin_graph(name)) == dumps(resolve_model(name)), f"regenerate: python -m itnet_export.builtin"
+    assert name in BUILTIN_PRESETS
+    assert dumps(builtin_graph(name)) == dumps(resolve_model(name)), f"regenerate: python -m itnet_export.builtin"
 
 
 def test_width_rule_selects_29():

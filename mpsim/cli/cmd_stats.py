@@ -1,4 +1,4 @@
-"""``mpsim stats GRAPH``: the paper's static metrics of a graph."""
+"""``mpsim stats GRAPH``: the paper's static metrics of a graph (a file, a folder or a built-in model)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from rich.table import Table
 
 from mpsim.analysis.metrics import stats
 from mpsim.atomic import write_json
-from mpsim.ir.serialize import load_graph
+from mpsim.models import resolve_model
 
 
 def register(sub) -> None:
     p = sub.add_parser("stats", help="parameters, MACs, graph size, depth and state of a graph")
-    p.add_argument("graph", help="graph.json, or a folder that holds one")
+    p.add_argument("graph", help="graph.json, a folder that holds one, or a built-in model name")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=run)
 
@@ -22,7 +22,7 @@ def _mb(b: int) -> str:
 
 
 def run(args) -> int:
-    g = load_graph(args.graph)
+    g = resolve_model(args.graph)
     s = stats(g)
     console = Console()
     head = Table(title=f"{g.name}: graph metrics", show_header=False)
