@@ -8,40 +8,56 @@ from mpsim.hw.profile import load_profile
 from mpsim.ir.builder import GraphBuilder
 from mpsim.ir.loops import fold
 
-# 1 GHz clock, 1 MAC and 1 vector op per cycle per tile, 1 B/cycle exchange per tile,
-# 1 GB/s host link: a node's time in ns is its MACs plus its vector ops.
+# 1 GHz clock, 1 MAC (fp32; 4 in fp16) and 1 vector op per cycle per tile, 1 B/cycle exchange per
+# tile, 1 GB/s host links and chip links, ideal efficiency: a node's time in ns on one tile is its
+# MACs plus its vector ops.
 PROFILE_YAML = """
 name: {name}
 description: round numbers for hand-computed tests
 kind: tiles
 default_mode: dataflow
+default_placement: pipelined
 compute:
-  chips:          {{value: 1, unit: count, source: "assumption: round numbers for a hand-computed test"}}
-  tiles_per_chip: {{value: {tiles}, unit: count, source: "assumption: round numbers for a hand-computed test"}}
-  tile_memory:    {{value: 1, unit: KiB, source: "assumption: round numbers for a hand-computed test"}}
-  clock:          {{value: 1, unit: GHz, source: "assumption: round numbers for a hand-computed test"}}
-  macs_per_cycle: {{value: 1, unit: MAC/cycle, source: "assumption: round numbers for a hand-computed test"}}
-  vector_ops_per_cycle: {{value: 1, unit: op/cycle, source: "assumption: round numbers for a hand-computed test"}}
+  chips:          {{value: {chips}, unit: count, source: "{why}"}}
+  tiles_per_chip: {{value: {tiles}, unit: count, source: "{why}"}}
+  tile_memory:    {{value: 1, unit: KiB, source: "{why}"}}
+  clock:          {{value: 1, unit: GHz, source: "{why}"}}
+  vector_ops_per_cycle: {{value: 1, unit: op/cycle, source: "{why}"}}
+efficiency:
+  conv:      {{value: 1, unit: ratio, source: "{why}"}}
+  pointwise: {{value: 1, unit: ratio, source: "{why}"}}
+  depthwise: {{value: 1, unit: ratio, source: "{why}"}}
+  vector:    {{value: 1, unit: ratio, source: "{why}"}}
+  pooling:   {{value: 1, unit: ratio, source: "{why}"}}
 links:
-  on_tile:      {{value: 8, unit: B/cycle, source: "assumption: round numbers for a hand-computed test"}}
-  exchange:     {{value: 1, unit: B/cycle, source: "assumption: round numbers for a hand-computed test"}}
-  chip_to_chip: {{value: 1, unit: GB/s, source: "assumption: round numbers for a hand-computed test"}}
-  offchip:      {{value: 1, unit: GB/s, source: "assumption: round numbers for a hand-computed test"}}
-  host:         {{value: 1, unit: GB/s, source: "assumption: round numbers for a hand-computed test"}}
+  on_tile:      {{value: 8, unit: B/cycle, source: "{why}"}}
+  exchange:     {{value: 1, unit: B/cycle, source: "{why}"}}
+  chip_to_chip: {{value: 1, unit: GB/s, source: "{why}"}}
+  offchip:      {{value: 1, unit: GB/s, source: "{why}"}}
+  host_in:      {{value: 1, unit: GB/s, source: "{why}"}}
+  host_out:     {{value: 1, unit: GB/s, source: "{why}"}}
+  host_latency: {{value: 0, unit: ns, source: "{why}"}}
 memory:
-  offchip_capacity: {{value: 1, unit: GB, source: "assumption: round numbers for a hand-computed test"}}
+  offchip_capacity: {{value: 1, unit: GB, source: "{why}"}}
+  code_per_tile:    {{value: 0, unit: B, source: "{why}"}}
 timing:
-  sync:   {{value: 10, unit: cycles, source: "assumption: round numbers for a hand-computed test"}}
-  launch: {{value: 0, unit: us, source: "assumption: round numbers for a hand-computed test"}}
-numerics:
-  weights: fp32
-  activations: fp32
+  sync:   {{value: 10, unit: cycles, source: "{why}"}}
+  sync_per_extra_chip: {{value: 5, unit: cycles, source: "{why}"}}
+  op_overhead: {{value: 0, unit: ns, source: "{why}"}}
+power:
+  static: {{value: 1, unit: W, source: "{why}"}}
+precision:
+  default: fp32
+  macs_per_cycle:
+    fp32: {{value: 1, unit: MAC/cycle, source: "{why}"}}
+    fp16: {{value: 4, unit: MAC/cycle, source: "{why}"}}
 """
+WHY = "assumption: round numbers for a hand-computed test"
 
 
-def round_profile(tmp: Path, tiles: int, name: str = "round"):
-    path = tmp / f"{name}_{tiles}.yaml"
-    path.write_text(PROFILE_YAML.format(name=name, tiles=tiles))
+def round_profile(tmp: Path, tiles: int, name: str = "round", chips: int = 1):
+    path = tmp / f"{name}_{tiles}_{chips}.yaml"
+    path.write_text(PROFILE_YAML.format(name=name, tiles=tiles, chips=chips, why=WHY))
     return load_profile(str(path))
 
 

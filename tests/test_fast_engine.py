@@ -25,6 +25,8 @@ from mpsim.ir.loops import fold
 from mpsim.models import resolve_model
 from mpsim.sim.fast_engine import simulate_fast
 from mpsim.sim.simpy_engine import simulate_dataflow
+from mpsim.hw.schema import PLACEMENTS
+from mpsim.mapping.placement import RunOptions
 from mpsim.sim.simulate import make_plan, run_engine
 from tests.simkit import chain_graph, loop_graph, round_profile
 
@@ -32,10 +34,14 @@ NS = 1e-9
 _PLANS: dict = {}
 
 
-def plan_of(model: str, profile: str):
-    if (model, profile) not in _PLANS:
-        _PLANS[model, profile] = make_plan(resolve_model(model), load_profile(profile))[1]
-    return _PLANS[model, profile]
+def plan_of(model: str, profile: str, placement: str | None = "pipelined"):
+    """The plan of a built-in model (pipelined where the profile allows, else its default)."""
+    p = load_profile(profile)
+    style = placement if placement in PLACEMENTS[p.kind] else None
+    key = (model, profile, style)
+    if key not in _PLANS:
+        _PLANS[key] = make_plan(resolve_model(model), p, RunOptions(placement=style))[1]
+    return _PLANS[key]
 
 
 def assert_same(a, b) -> None:
@@ -65,7 +71,7 @@ def both(plan, frames, rate=None, window=None, levels=None):
     return a, b
 
 
-# The built-in ItNet graphs, on a spatial, a fallback and a layer-by-layer plan -------------------
+# The built-in ItNet graphs, on pipelined, sequential (pipelined did not fit) and layer-by-layer plans
 
 CASES = [
     ("itnet-tiny", "ipu_m2000", 120),
@@ -74,13 +80,14 @@ CASES = [
     ("itnet-camvid-independent", "ipu_embedded", 25),
     ("itnet-cityscapes", "gpu_v100", 25),
 ]
+STRATEGY = {"ipu_m2000": "pipelined", "ipu_embedded": "sequential", "gpu_v100": "layer_by_layer"}
 
 
 @pytest.mark.parametrize("load", [None, 0.5, 1.5])
 @pytest.mark.parametrize("model,profile,frames", CASES)
 def test_builtin_graphs_match_simpy(model, profile, frames, load):
     plan = plan_of(model, profile)
-    assert plan.strategy == {"ipu_m2000": "spatial", "ipu_embedded": "fallback", "gpu_v100": "layer_by_layer"}[profile]
+    assert plan.strategy == STRATEGY[profile]
     # load: offered rate as a fraction of the bottleneck's capacity; above 1 frames pile up.
     rate = None if load is None else load / plan.bottleneck_s
     assert_same(*both(plan, frames, rate))
@@ -98,6 +105,14 @@ def test_early_exit_levels_match_simpy():
 @pytest.mark.parametrize("window", [1, 2, 5])
 def test_window_matches_simpy(window):
     assert_same(*both(plan_of("itnet-cityscapes", "ipu_m2000"), 30, window=window))
+
+
+@pytest.mark.parametrize("model", ["itnet-tiny", "itnet-cityscapes"])
+def test_sequential_plans_match_simpy(model):
+    plan = plan_of(model, "ipu_m2000", "sequential")
+    assert plan.strategy == "sequential"
+    assert_same(*both(plan, 60))
+    assert_same(*both(plan, 60, rate=0.7 / plan.bottleneck_s))
 
 
 def test_overload_grows_the_frame_ring_and_heaps_and_still_matches(monkeypatch):
@@ -122,11 +137,11 @@ def test_overload_grows_the_frame_ring_and_heaps_and_still_matches(monkeypatch):
 def test_chain_closed_forms(tmp_path):
     p = round_profile(tmp_path, tiles=2)
     _, plan = make_plan(chain_graph(), p)
-    r = run_engine(plan, p, "dataflow", "fast", frames=400, rate=None)
-    assert r.first_latency[0] == pytest.approx(544 * NS, rel=1e-12)
+    r = run_engine(plan, p, "dataflow", "compiled", frames=400, rate=None)
+    assert r.first_latency[0] == pytest.approx(608 * NS, rel=1e-12)
     assert r.throughput_fps == pytest.approx(1 / (320 * NS), rel=1e-9)
-    r = run_engine(plan, p, "dataflow", "fast", frames=300, rate=1e6)
-    assert r.hist.mean()[0] == pytest.approx(544 * NS, rel=1e-9)
+    r = run_engine(plan, p, "dataflow", "compiled", frames=300, rate=1e6)
+    assert r.hist.mean()[0] == pytest.approx(608 * NS, rel=1e-9)
     assert r.throughput_fps == pytest.approx(1e6, rel=1e-9)
 
 
@@ -156,20 +171,20 @@ def test_memory_stays_flat_and_progress_is_monotone(tmp_path):
 
 def test_cli_fast_engine_reports_like_simpy(tmp_path):
     out = {}
-    for engine in ("simpy", "fast"):
+    for engine in ("simpy", "compiled"):
         path = tmp_path / f"{engine}.json"
-        rc = main(["run", "--profile", "ipu_m2000", "--model", "itnet-tiny", "--frames", "80", "--mode", "dataflow",
-                   "--engine", engine, "--json", str(path), "--quiet"])
+        rc = main(["run", "--profile", "ipu_m2000", "--model", "itnet-tiny", "--placement", "pipelined",
+                   "--mode", "dataflow", "--engine", engine, "--json", str(path), "--quiet"])
         assert rc == 0
         out[engine] = json.loads(path.read_text())
-    assert out["fast"].pop("engine") == "fast" and out["simpy"].pop("engine") == "simpy"
-    assert out["fast"] == out["simpy"]
+    assert out["compiled"].pop("engine") == "compiled" and out["simpy"].pop("engine") == "simpy"
+    assert out["compiled"] == out["simpy"]
 
 
 def test_fast_engine_refuses_other_modes():
     plan = plan_of("itnet-tiny", "ipu_m2000")
-    with pytest.raises(Exception, match="dataflow"):
-        run_engine(plan, load_profile("ipu_m2000"), "bsp", "fast", frames=5, rate=None)
+    with pytest.raises(Exception, match="does not run bsp"):
+        run_engine(plan, load_profile("ipu_m2000"), "bsp", "compiled", frames=5, rate=None)
 
 
 def test_core_does_not_import_torch():
@@ -312,9 +327,13 @@ def test_release_moves_data_only_to_consumers_the_frame_needs(tmp_path):
     assert_same(a, simulate_fast(plan, 3, levels=levels, record=True))
     assert a.firings == 3 * int(plan.level_trips[0].sum())
     assert not np.isnan(a.done[:, 0]).any() and np.isnan(a.done[:, 1:]).all()
-    host = len(plan.link_names) - 1
-    needed = [e for e in np.flatnonzero(plan.e_src == -1) if plan.level_trips[0][plan.e_dst[e]] > 0]
-    assert a.link_bytes[host] == 3 * plan.e_bytes[needed].sum() < 3 * plan.e_bytes[plan.e_src == -1].sum()
+    # The input node (host.in) feeds its readers; only those the exit level needs get it.
+    i_in = plan.node_names.index("input")
+    readers = np.flatnonzero(plan.e_src == i_in)
+    needed = [e for e in readers if plan.level_trips[0][plan.e_dst[e]] > 0]
+    assert 0 < len(needed) < len(readers)
+    fires = a.node_busy / plan.service_s
+    assert fires[i_in] == 3 and all(fires[plan.e_dst[e]] == 0 for e in readers if e not in needed)
 
 
 def back_to_back_loops_graph():
@@ -341,16 +360,17 @@ def test_second_loop_starts_from_the_first_loops_last_iteration(tmp_path):
     a = simulate_dataflow(plan, 1, record=True)
     assert_same(a, simulate_fast(plan, 1, record=True))
     # host 16 floats (64 ns); each conv 1->1 3x3 on 4x4 is 144 MACs, relu 16 ops: 160 ns per
-    # iteration; the S -> T transfer (64 B over one tile) happens once, after S's 3rd iteration.
-    assert a.first_latency[0] == pytest.approx((64 + 3 * 160 + 64 + 3 * 160) * NS, rel=1e-12)
-    assert a.link_bytes.sum() == 64 + 64  # the input once, the S -> T state once (not per iteration)
+    # iteration; the S -> T transfer (64 B over one tile) happens once, after S's 3rd iteration;
+    # the output (16 floats) returns to the host in 64 ns.
+    assert a.first_latency[0] == pytest.approx((64 + 3 * 160 + 64 + 3 * 160 + 64) * NS, rel=1e-12)
+    assert a.link_bytes.sum() == 64  # the S -> T state once (not per iteration)
 
 
 def test_same_instant_order_decides_warmup():
     """A release and frame 0's end at the same instant: SimPy runs the event scheduled first
     (the source's timeout, scheduled at t = 0 before the firing started), so frame 1 is
     released while frame 0 is still in flight and counts as warm-up."""
-    _, plan = make_plan(chain_graph(), load_profile("ipu_m2000"))
+    _, plan = make_plan(chain_graph(), load_profile("ipu_m2000"), RunOptions(placement="pipelined", replicas=1))
     one = dataclasses.replace(plan, unit_of=np.zeros(plan.n_nodes, dtype=np.int64), unit_names=("u",),
                               service_s=np.full(plan.n_nodes, 0.25), e_link=np.full(len(plan.e_src), -1),
                               e_time=np.zeros(len(plan.e_src)))

@@ -5,8 +5,10 @@ Communication-aware: a replica uses as few chips as its memory needs; when it ne
 its units (in topological order) are cut into per-chip stages where the fewest bytes cross,
 never splitting a unit. Spare chips run independent replicas, each fed by the host. Inside a
 chip, tiles beyond the memory minimum go to the slowest units until the pipeline is balanced.
-A digital graph that needs more chips than the machine has runs the off-chip fallback
-(``mpsim.mapping.sequential.fallback``); a crossbar graph that does not fit is infeasible.
+A digital graph that needs more chips than the machine has runs sequentially instead (one
+operation at a time needs far less memory), or, failing that too, the off-chip fallback
+(``mpsim.mapping.sequential``); the report says so. A crossbar graph that does not fit is
+infeasible.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
                   f" on {stages} chips; {p.name} has {p.chips}"))
         if analog:
             return _infeasible(g, p, options, units, sizes, minimum, why)
-        return sequential.fallback(g, p, options, f"does not fit as pipelined ({why})")
+        return sequential.place(g, p, options, failed=f"does not fit as pipelined ({why})")
     replicas = replica_count(p, stages, options)
     # Balance each chip's spare tiles among its units by per-frame work on one tile.
     single = np.array([fires[u.nodes[0]] * sum(firing_time(g, g.nodes[i], p, 1, 1, batch) for i in u.nodes)

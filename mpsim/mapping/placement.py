@@ -10,6 +10,7 @@ both engines run; nothing downstream knows which style made it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,7 +119,7 @@ class MemoryVerdict:
 class Placement:
     """A style's answer; ``build_plan`` consumes it."""
 
-    style: str
+    style: str  # the style asked for
     graph: Graph  # the view nodes refer to (folded, or unrolled for layer_by_layer)
     profile: Profile  # at the run's precision
     options: RunOptions
@@ -167,7 +168,7 @@ def place(g: Graph, p: Profile, options: RunOptions | None = None) -> Placement:
     p = p.with_precision(options.precision)
     style = resolve_style(p, options)
     module = importlib.import_module(f"mpsim.mapping.{style}")
-    return module.place(g, p, options)
+    return dataclasses.replace(module.place(g, p, options), style=style)  # what was asked; strategy: what ran
 
 
 def replica_count(p: Profile, chips_per_replica: int, options: RunOptions) -> int:

@@ -68,7 +68,9 @@ def _crossing(g: Graph, edges, unit_of_op, fires, p: Profile, batch: int, n: int
     return crossing
 
 
-def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
+def place(g: Graph, p: Profile, options: RunOptions, failed: str | None = None) -> Placement:
+    """Place ``g`` sequentially; ``failed`` says why the requested style did not fit (the run
+    then reports fits = False and ran sequential)."""
     batch = options.batch
     units, unit_of = fuse(g)
     weights = np.array([weight_bytes(g, u.nodes, p) for u in units])
@@ -82,16 +84,17 @@ def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
     stages = 0 if stage is None else int(stage.max(initial=0)) + 1
     if stage is None or stages > p.chips:
         need = weights.sum() + live.max(initial=0.0)
-        return fallback(g, p, options, f"does not fit as sequential (weights {weights.sum() / 1e6:,.1f} MB + peak "
+        return fallback(g, p, options, (failed + "; it also " if failed else "") + f"does not fit as sequential (weights {weights.sum() / 1e6:,.1f} MB + peak "
                                        f"live activations {live.max(initial=0) / 1e6:,.1f} MB = {need / 1e6:,.1f} MB "
                                        f"{'on ' + str(stages) + ' chips' if stage is not None else 'per chip'}; "
                                        f"a chip holds {chip_bytes / 1e6:,.1f} MB)")
     replicas = replica_count(p, stages, options)
     streamed = np.zeros(len(units))
+    note = f"{replicas} replica{'s' if replicas > 1 else ''} of {stages} chip{'s' if stages > 1 else ''} each"
+    if failed:
+        note = f"{failed}: ran sequential instead (one operation at a time), {note}"
     return _build(g, p, options, units, unit_of, weights, live, stage, stages, replicas, edges, streamed,
-                  spill=False, fits=True, strategy="sequential",
-                  note=f"{replicas} replica{'s' if replicas > 1 else ''} of {stages} chip{'s' if stages > 1 else ''}"
-                       " each", overflow=0.0)
+                  spill=False, fits=failed is None, strategy="sequential", note=note, overflow=0.0)
 
 
 def fallback(g: Graph, p: Profile, options: RunOptions, why: str) -> Placement:
@@ -172,7 +175,7 @@ def _build(g, p, options, units, unit_of, weights, live, stage, stages, replicas
     largest = int(np.argmax(weights + live)) if len(units) else 0
     verdict = MemoryVerdict(
         required_bytes=float(weights.sum() + live.max(initial=0.0) + p.code_per_tile_bytes * T * stages),
-        capacity_bytes=float(p.tile_memory_bytes * T * (stages if fits else 1)),
+        capacity_bytes=float(p.tile_memory_bytes * T * stages),
         units_needed=T * stages, units_used=T * stages * replicas, units_available=p.total_tiles,
         unit_word=p.memory_units, largest=units[largest].name if units else "",
         largest_bytes=float(weights[largest] + live[largest]) if len(units) else 0.0,

@@ -3,9 +3,11 @@
 ``build_plan`` turns any placement (``mpsim.mapping.placement.Placement``, whatever its style)
 into these arrays, adding the host: a ``host.in`` unit whose one firing per frame moves the
 frame's input across the host link (once, however many units read it) and a ``host.out`` unit
-that returns every output m_k (class labels or whole tensors). Replicas share the host links, so
-the simulated replica gets 1 / replicas of their bandwidth. Building it once is what makes the
-two engines agree to the last bit: they read the same service and transfer times.
+that returns every output m_k (class labels or whole tensors). Replicas share the host links and
+are fed in turn: the simulated replica's transfer runs at the link's full bandwidth, and a
+second firing on the same unit ("other replicas") holds the link for the R - 1 other replicas'
+transfers, so latency is a single transfer's and throughput sees the shared link. Building the
+plan once is what makes the two engines agree to the last bit.
 """
 
 from __future__ import annotations
@@ -137,43 +139,58 @@ def build_plan(pl: Placement) -> SimPlan:
     R = max(1, pl.replicas)
     n_graph_nodes = len(pl.nodes)
     n_out = len(pl.outputs)
-    # Nodes: the placement's, then the input (host.in), then one return per output (host.out).
-    i_in = n_graph_nodes
+    bits = p.precision.activation_bits
+    in_bytes = batch * sum(tensor_spec(g, t).numel for t in g.inputs) * bits / 8
+    out_sizes = [batch * output_bytes(g, o.tensor, bits, pl.options.host_output)
+                 for o in sorted(g.outputs, key=lambda o: o.index)]
     units = [u.name for u in pl.units] + ["host.in", "host.out"]
     u_in, u_out = len(pl.units), len(pl.units) + 1
     unit_kind = [0] * len(pl.units) + [1, 2]
-    in_bytes = batch * sum(tensor_spec(g, t).numel for t in g.inputs) * p.precision.activation_bits / 8
-    bits = p.precision.activation_bits
-    out_sizes = [batch * output_bytes(g, o.tensor, bits, pl.options.host_output)
-                 for o in sorted(g.outputs, key=lambda o: o.index)]
-    host_in_time = p.host_latency_s + in_bytes * R / p.link_bandwidth["host_in"]
-    names = [n.name for n in pl.nodes] + ["input"] + [f"return m_{k + 1}" for k in range(n_out)]
-    unit_of = [n.unit for n in pl.nodes] + [u_in] + [u_out] * n_out
+    names = [n.name for n in pl.nodes]
+    unit_of = [n.unit for n in pl.nodes]
     parts = [(n.overhead_s, n.compute_s, n.sync_s, n.exchange_s) for n in pl.nodes]
-    parts += [(0.0, host_in_time, 0.0, 0.0)]
-    parts += [(0.0, p.host_latency_s + b * R / p.link_bandwidth["host_out"], 0.0, 0.0) for b in out_sizes]
+    host = [0.0] * n_graph_nodes
+    rows = []  # (src, dst, kind, tap, link, time, bytes)
+
+    def host_node(name: str, unit: int, nbytes: float, bandwidth: float) -> int:
+        """A transfer over a host link at full bandwidth, then (R > 1) the other replicas' turn."""
+        names.append(name)
+        unit_of.append(unit)
+        parts.append((0.0, p.host_latency_s + nbytes / bandwidth, 0.0, 0.0))
+        host.append(nbytes)
+        k = len(names) - 1
+        if R > 1:
+            names.append(f"{name} (other replicas)")
+            unit_of.append(unit)
+            parts.append((0.0, (R - 1) * (p.host_latency_s + nbytes / bandwidth), 0.0, 0.0))
+            host.append(0.0)  # the other replicas' bytes are theirs: per-frame figures count one replica
+            rows.append((k, k + 1, PLAIN, -1, INSIDE, 0.0, 0.0))
+        return k
+
+    i_in = host_node("input", u_in, in_bytes, p.link_bandwidth["host_in"])
+    rows.insert(0, (SOURCE, i_in, PLAIN, -1, INSIDE, 0.0, 0.0))
+    returns = [host_node(f"return m_{k + 1}", u_out, b, p.link_bandwidth["host_out"]) for k, b in enumerate(out_sizes)]
+    n_extra = len(names) - n_graph_nodes
     host_e = e.host_byte if e else 0.0
-    local = [n.local_bytes for n in pl.nodes] + [0.0] * (1 + n_out)
-    offchip = [n.offchip_bytes for n in pl.nodes] + [0.0] * (1 + n_out)
-    host = [0.0] * n_graph_nodes + [in_bytes] + out_sizes
-    e_comp = [n.energy_compute_j for n in pl.nodes] + [0.0] * (1 + n_out)
-    e_conv = [n.energy_conversion_j for n in pl.nodes] + [0.0] * (1 + n_out)
+    local = [n.local_bytes for n in pl.nodes] + [0.0] * n_extra
+    offchip = [n.offchip_bytes for n in pl.nodes] + [0.0] * n_extra
+    e_comp = [n.energy_compute_j for n in pl.nodes] + [0.0] * n_extra
+    e_conv = [n.energy_conversion_j for n in pl.nodes] + [0.0] * n_extra
     e_local, e_off = (e.sram_byte, e.offchip_byte) if e else (0.0, 0.0)
     e_move = [a * e_local + b * e_off + c * host_e for a, b, c in zip(local, offchip, host)]
     # Loops: a plan node fires as often as its graph nodes (one loop region per plan node).
     loops = {lp.name: k for k, lp in enumerate(g.loops)}
     loop_trips = np.array([lp.trip_count for lp in g.loops], dtype=np.int64)
-    loop_of = [loops.get(g.loop_of.get(g.nodes[n.graph_nodes[0]].name), -1) for n in pl.nodes] + [-1] * (1 + n_out)
+    loop_of = [loops.get(g.loop_of.get(g.nodes[n.graph_nodes[0]].name), -1) for n in pl.nodes] + [-1] * n_extra
     trips = np.array([loop_trips[k] if k >= 0 else 1 for k in loop_of], dtype=np.int64)
     # Edges: the frame reaches the input node; the input feeds its readers in place.
     links = list(pl.links)
-    rows = [(SOURCE, i_in, PLAIN, -1, INSIDE, 0.0, 0.0)]
     for ed in pl.edges:
         src = i_in if ed.src == SOURCE else ed.src
         time = 0.0 if ed.link == INSIDE else links[ed.link].latency_s + ed.nbytes / links[ed.link].bandwidth
         rows.append((src, ed.dst, ed.kind, ed.tap, ed.link, time, ed.nbytes))
     for k, (node, it) in enumerate(pl.outputs):
-        rows.append((node, i_in + 1 + k, TAP if it >= 0 else PLAIN, it, INSIDE, 0.0, out_sizes[k]))
+        rows.append((node, returns[k], TAP if it >= 0 else PLAIN, it, INSIDE, 0.0, out_sizes[k]))
     service = np.array([sum(x) for x in parts], dtype=np.float64)
     link_class = np.array([LINK_CLASSES.index(lk.cls) for lk in links], dtype=np.int64)
     # Bottleneck: the busiest unit or link per frame.
@@ -190,9 +207,9 @@ def build_plan(pl: Placement) -> SimPlan:
     graph_rows = level_trips(g, np.array(fires_per_frame(g), dtype=np.int64))
     for j, n in enumerate(pl.nodes):
         lvl[:, j] = graph_rows[:, list(n.graph_nodes)].max(axis=1)
-    lvl[:, i_in] = 1
-    for k in range(n_out):
-        lvl[k:, i_in + 1 + k] = 1
+    lvl[:, i_in:returns[0] if returns else len(names)] = 1  # the input (and its other replicas' turn)
+    for k, j in enumerate(returns):
+        lvl[k:, j:j + (2 if R > 1 else 1)] = 1
     lvl[-1, :] = trips
     return SimPlan(
         name=g.name, strategy=pl.strategy, node_names=tuple(names), unit_of=np.array(unit_of, dtype=np.int64),
@@ -203,7 +220,7 @@ def build_plan(pl: Placement) -> SimPlan:
         e_kind=np.array([r[2] for r in rows], dtype=np.int64), e_tap=np.array([r[3] for r in rows], dtype=np.int64),
         e_link=np.array([r[4] for r in rows], dtype=np.int64), e_time=np.array([r[5] for r in rows], dtype=np.float64),
         e_bytes=np.array([r[6] for r in rows], dtype=np.float64), link_names=tuple(lk.name for lk in links),
-        link_class=link_class, out_node=np.arange(i_in + 1, i_in + 1 + n_out, dtype=np.int64),
+        link_class=link_class, out_node=np.array(returns, dtype=np.int64),
         out_iter=np.full(n_out, -1, dtype=np.int64),
         local_bytes=np.array(local), offchip_bytes=np.array(offchip), host_bytes=np.array(host),
         energy_compute_j=np.array(e_comp), energy_conversion_j=np.array(e_conv), energy_move_j=np.array(e_move),

@@ -3,8 +3,10 @@
 * ``bsp``: a superstep is a compute phase (each unit runs, in key order (frame, iteration,
   node), the firings whose inputs arrived before the step, and those its own earlier firings
   of this step made ready; each node fires at most once per step), a global sync (the
-  profile's ``timing.sync``), then an exchange phase in which every link moves the step's
-  transfers one after another.  The step lasts max(compute) + sync + max(exchange).
+  placement's: ``timing.sync`` plus ``sync_per_extra_chip`` for every further chip a replica
+  spans), then an exchange phase in which every link moves the step's transfers one after
+  another (data for another unit without a link, such as the host's, arrives with it).  The step
+  lasts max(compute) + sync + max(exchange).
 * ``rollout``: every node updates at most once per global tick from the previous tick's
   values (Fischer et al. 2018); the tick is fixed: the slowest unit's step plus the slowest
   link's exchange when every node fires once.  An output's latency is its depth in ticks.
@@ -125,7 +127,10 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
             rel[f] = t
         for e in src_edges:
             if len(targets(int(plan.e_kind[e]), 0, int(plan.e_tap[e]), int(ftrips[f][plan.e_dst[e]]))):
-                pending.append((e, f, 0))
+                if int(plan.e_link[e]) == SAME_UNIT:
+                    deliver(e, f, 0)  # the frame is at the host-in unit when it is released
+                else:
+                    pending.append((e, f, 0))
 
     def stepper():
         pending: list[tuple[int, int, int]] = []  # transfers for the next exchange phase
@@ -164,7 +169,7 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
                     for e in out_edges[n]:
                         if not len(targets(int(plan.e_kind[e]), i, int(plan.e_tap[e]), int(ftrips[f][plan.e_dst[e]]))):
                             continue
-                        if int(plan.e_link[e]) == SAME_UNIT:
+                        if int(plan.e_link[e]) == SAME_UNIT and int(plan.unit_of[plan.e_dst[e]]) == u:
                             deliver(e, f, i)  # may make a later node of this unit ready now
                         else:
                             pending.append((e, f, i))
@@ -179,6 +184,8 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
             moved, pending = pending, []
             for e, f, i in moved:
                 link = int(plan.e_link[e])
+                if link == SAME_UNIT:
+                    continue  # to another unit without a link (host in/out): arrives with the exchange
                 if f < trace_frames:
                     trace.append(("link", link, plan.link_names[link], now + compute + sync + link_time[link],
                                   float(plan.e_time[e]), f, i))
