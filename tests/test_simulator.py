@@ -49,15 +49,16 @@ def test_rate_below_capacity_keeps_latency_at_critical_path(tmp_path):
     assert r.throughput_fps == pytest.approx(1e6, rel=1e-9)
 
 
-def test_bsp_and_rollout_first_frame_by_hand(tmp_path):
+@pytest.mark.parametrize("engine", ["simpy", "compiled"])
+def test_bsp_and_rollout_first_frame_by_hand(tmp_path, engine):
     p = round_profile(tmp_path, tiles=2)
     _, plan = make_plan(chain_graph(), p)
-    bsp = run_engine(plan, p, "bsp", "simpy", frames=1, rate=None)
+    bsp = run_engine(plan, p, "bsp", engine, frames=1, rate=None)
     # step 1: input 64, sync 10 (the input reaches A with the exchange); step 2: A+relu 320, sync 10,
     # exchange 128; step 3: B 32, sync 10; step 4: the return, 64.
     assert bsp.first_latency[0] == pytest.approx((64 + 10 + 320 + 10 + 128 + 32 + 10 + 64) * NS, rel=1e-12)
     assert bsp.steps == 4 and bsp.phase_s == pytest.approx(np.array([64 + 320 + 32 + 64, 40, 128]) * NS)
-    roll = run_engine(plan, p, "rollout", "simpy", frames=1, rate=None)
+    roll = run_engine(plan, p, "rollout", engine, frames=1, rate=None)
     tick = (320 + 128) * NS  # slowest unit step + slowest link exchange
     assert roll.first_latency[0] == pytest.approx(3 * tick + 64 * NS, rel=1e-12)
 
@@ -282,6 +283,7 @@ def test_analog_overflow_is_infeasible():
 
 
 def test_run_cli_json_and_trace(tmp_path, capsys):
+    """--trace works with the default (compiled) engine."""
     out, trace = tmp_path / "r.json", tmp_path / "t.json"
     rc = main(["run", "--profile", "ipu_m2000", "--model", "itnet-tiny", "--frames", "60", "--placement", "pipelined",
                "--mode", "dataflow", "--json", str(out), "--trace", str(trace), "--quiet"])
@@ -290,7 +292,7 @@ def test_run_cli_json_and_trace(tmp_path, capsys):
     for key in ("fits", "latency_s", "throughput_fps", "traffic_bytes_per_frame", "memory", "steady_state",
                 "bottleneck", "utilisation", "units", "power_w", "frames_per_joule"):
         assert key in rep
-    assert rep["engine"] == "simpy" and rep["schema"] == "mpsim.report/2"
+    assert rep["engine"] == "compiled" and rep["schema"] == "mpsim.report/2"
     assert set(rep["latency_s"]) == {"first", "mean", "p50", "p99"}
     assert len(rep["latency_s"]["first"]) == 4
     # Later anytime outputs come later.

@@ -75,7 +75,7 @@ def sweep(g: Graph, p: Profile, pr: Predictions, policy: str, values: Sequence[f
     pl, plan = make_plan(g, p, options)
     mode = resolve_mode(pl, pl.profile, mode)
     q = pl.profile
-    used = None if plan is None else resolve_engine(engine, mode, plan.strategy)
+    used = None if plan is None else resolve_engine(engine)
     images = 1 if plan is None else plan.batch * plan.replicas  # images per simulated frame, all replicas
 
     def steady(load, levels=None):

@@ -49,7 +49,7 @@ def add_run_options(p, single: bool = True) -> None:
         p.add_argument("--mode", choices=MODES, help="execution mode of a pipelined placement (default: the profile's)")
         p.add_argument("--rate", type=float, help="offered frames per second (default: as fast as the graph accepts)")
     p.add_argument("--engine", choices=ENGINES + ("fast",), default="auto",
-                   help="simulation engine (default auto: the compiled engine where it runs the mode)")
+                   help="simulation engine (default auto: the compiled engine; simpy: the readable reference)")
     p.add_argument("--frames", type=int, help="simulate exactly this many frames (default: until steady)")
     p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                    help=f"steady state: 95 %% CI half-width / mean (default {DEFAULT_TOLERANCE:g})")
@@ -80,17 +80,14 @@ def run(args) -> int:
     if args.deadline is not None or args.plot:
         raise MpsimError("--deadline and --plot go with --budget-trace")
     graph = resolve_model(args.model)
-    if args.trace and args.engine in ("compiled", "fast"):
-        raise MpsimError("--trace needs --engine simpy (the compiled engine records no events)")
-    engine = "simpy" if args.trace and args.engine == "auto" else args.engine
     console = Console(stderr=True)
     progress = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=console, transient=True, disable=args.quiet)
     with progress:
         task = progress.add_task("frames", total=None)
         rep, result, plan = simulate(
-            graph, profile, run_options(args), mode=args.mode, engine=engine, frames=args.frames, rate=args.rate,
-            tolerance=args.tolerance, max_frames=args.max_frames,
+            graph, profile, run_options(args), mode=args.mode, engine=args.engine, frames=args.frames,
+            rate=args.rate, tolerance=args.tolerance, max_frames=args.max_frames,
             trace_frames=args.trace_frames if args.trace else 0,
             progress=lambda done, of: progress.update(task, completed=done, total=of),
         )

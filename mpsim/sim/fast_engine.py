@@ -36,14 +36,16 @@ import numpy as np
 from numba import njit
 
 from mpsim.sim.plan import CARRIED, INIT, INVARIANT, PLAIN, SAME_UNIT, SOURCE, TAP, SimPlan
-from mpsim.sim.result import SimResult
+from mpsim.sim.result import SimResult, deadlock
 from mpsim.sim.stats import BIN_GROWTH, BIN_LO, N_BINS, LatencyHistogram
 
 # Integer parameters P[...]
-(P_NU, P_R, P_NO, P_F, P_NN, P_BT, P_BK, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD, P_LEVELS, P_SLACK) = range(13)
+(P_NU, P_R, P_NO, P_F, P_NN, P_BT, P_BK, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD, P_LEVELS, P_SLACK,
+ P_TRACE) = range(14)
 # Integer state S[...]
 (S_EVN, S_EVH, S_NEXT, S_FINISHED, S_OLDEST, S_WARMUP, S_F0DONE, S_NSTEADY, S_WAITING, S_FIRINGS,
- S_DQH, S_DQN, S_CAP, S_NEED, S_NEEDK) = range(15)
+ S_DQH, S_DQN, S_CAP, S_NEED, S_NEEDK, S_TRN) = range(16)
+S_SIZE = 16
 # Float state T[...]
 (T_NOW, T_FIRST, T_LAST, T_ALL_FIRST, T_ALL_LAST, T_LOCAL, T_OFFCHIP, T_ECOMP, T_ECONV,
  T_EMOVE) = range(10)
@@ -69,7 +71,7 @@ G_NAMES = ("NI", "NF", "EI", "EF", "oe_idx", "src_edges", "of_ptr", "of_idx", "n
 # Mutable state arrays, likewise.
 Z_NAMES = ("ev_t", "ev_r", "RS", "dq", "qh", "st", "FR", "relt", "busy", "node_busy", "link_bytes",
            "hist", "hist_tot", "hist_n", "hall", "hall_tot", "hall_n", "xhist", "xhist_tot", "xhist_n", "xall",
-           "xall_tot", "xall_n", "first", "rel", "done", "T")
+           "xall_tot", "xall_n", "first", "rel", "done", "T", "tr", "trf")
 
 U = np.uint64  # indices are cast to unsigned in the hot paths: numba then skips its negative-index fix-up
 
@@ -156,6 +158,16 @@ def _key_pop(h, off, n):
             j = c
         h[U(off + j)] = key
     return top
+
+
+@njit(cache=True, _nrt=False)
+def _trace(tr, trf, S, kind, res, a, f, i, start, dur):
+    """One row of the trace of the first frames: a firing (kind 0: unit res, node a) or a transfer
+    (kind 1: link res, edge a)."""
+    r = S[S_TRN]
+    tr[r, 0], tr[r, 1], tr[r, 2], tr[r, 3], tr[r, 4] = kind, res, a, f, i
+    trf[r, 0], trf[r, 1] = start, dur
+    S[S_TRN] = r + 1
 
 
 # Dataflow steps --------------------------------------------------------------------------------
@@ -301,7 +313,7 @@ def _run(P, S, G, Z, stop):
     S[S_NEEDK] frames about to be released)."""
     NI, NF, EI, EF, oe_idx, src_edges, of_ptr, of_idx, need0, ltrips, lwork, levels, srcpush, PF = G
     (ev_t, ev_r, RS, dq, qh, st, FR, relt, busy, node_busy, link_bytes, hist, hist_tot, hist_n, hall,
-     hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot, xall_n, first, rel, done, T) = Z
+     hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot, xall_n, first, rel, done, T, tr, trf) = Z
     NU = P[P_NU]
     R = P[P_R]
     NO = P[P_NO]
@@ -316,6 +328,7 @@ def _run(P, S, G, Z, stop):
     is_open = P[P_OPEN] != 0
     record = P[P_RECORD] != 0
     has_levels = P[P_LEVELS] != 0
+    trace_frames = P[P_TRACE]
     rate, lo, log_growth = PF[0], PF[1], PF[2]
     cap = S[S_CAP]
     mask = cap - 1  # cap is a power of two
@@ -468,6 +481,9 @@ def _run(P, S, G, Z, stop):
                     busy[U(r)] += dur
                     link_bytes[U(r - NU)] += EF[U(ab + EF_BYTES)]
                     e_move += EF[U(ab + EF_EMOVE)]
+                if (key >> FS) < trace_frames:
+                    _trace(tr, trf, S, 0 if r < NU else 1, r if r < NU else r - NU, a, key >> FS,
+                           (key >> BK) & MT_MASK, now, dur)
                 end = now + dur
                 evh = _ev_insert(ev_t, ev_r, evh, evn, end, r)
                 evn += 1
@@ -609,8 +625,8 @@ def _heaps(Z: dict, qcap: np.ndarray) -> None:
     Z["qh"] = qh
 
 
-def _grow(Z: dict, S: np.ndarray, F: int, srcpush: np.ndarray, slack: int) -> None:
-    """Make room: a ring for S[S_NEED] frames in flight, heaps for the next event's pushes."""
+def _grow_ring(Z: dict, S: np.ndarray, F: int) -> None:
+    """A frame ring for S[S_NEED] frames in flight (a power of two), the live frames kept."""
     cap, need = int(S[S_CAP]), int(S[S_NEED])
     if need > cap:
         new = cap
@@ -624,6 +640,11 @@ def _grow(Z: dict, S: np.ndarray, F: int, srcpush: np.ndarray, slack: int) -> No
         Z["FR"].reshape(new, FR_W)[b] = old["FR"].reshape(cap, FR_W)[a]
         Z["relt"][b] = old["relt"][a]
         S[S_CAP] = new
+
+
+def _grow(Z: dict, S: np.ndarray, F: int, srcpush: np.ndarray, slack: int) -> None:
+    """Make room: a ring for S[S_NEED] frames in flight, heaps for the next event's pushes."""
+    _grow_ring(Z, S, F)
     rs = Z["RS"].reshape(-1, RS_W)
     R = len(srcpush)
     qcap = rs[:R, RS_QCAP].copy()
@@ -641,56 +662,105 @@ def _hist(counts: np.ndarray, total: np.ndarray, n: np.ndarray) -> LatencyHistog
     return h
 
 
-def simulate_fast(plan: SimPlan, frames: int, rate: float | None = None, window: int | None = None,
-                  record: bool = False, progress: Callable[[int], None] | None = None,
-                  levels: np.ndarray | None = None) -> SimResult:
-    """Asynchronous dataflow, compiled: the results of ``simulate_dataflow``, event for event.
-
-    ``levels[f] = k - 1`` makes frame f exit early after output m_k (anytime prediction).
-    """
+def _prepare(plan: SimPlan, frames: int, rate: float | None, window: int | None, record: bool, trace_frames: int,
+             levels: np.ndarray | None, s_size: int) -> tuple[dict, dict, np.ndarray, tuple]:
+    """What every compiled mode shares: the plan tables, the frame ring, the statistics, the trace
+    rows, the integer state; and the dimensions (units, links, outputs, nodes, firings per frame,
+    key bits, window, ring capacity)."""
     if levels is not None:
         levels = np.asarray(levels)
         if len(levels) < frames or np.any((levels < 0) | (levels >= plan.n_outputs)):
             raise ValueError(f"levels must give an output index 0..{plan.n_outputs - 1} for each of {frames} frames")
     G = _static(plan, rate, levels)
     nu, nl, no, nn = plan.n_units, len(plan.link_names), plan.n_outputs, plan.n_nodes
-    R = nu + nl
     trips = G["trips"]
     F = int(trips.sum())
-    ne = len(plan.e_src)
     win = None if rate else int(window or plan.window)
     # Ready-heap keys pack (f, i, n) for units and (f, i, e) for links into one int64.
-    bt, bk = _bits(int(trips.max(initial=1))), max(_bits(nn), _bits(ne))
+    bt, bk = _bits(int(trips.max(initial=1))), max(_bits(nn), _bits(len(plan.e_src)))
     if _bits(frames) + bt + bk > 62:
         raise ValueError(f"too many frames for the compiled engine's 63-bit keys: {frames}")
-    srcpush, slack = G["srcpush"], G["slack"]
-    P = np.array([nu, R, no, F, nn, bt, bk, frames, win or 0, 1 if rate else 0, 1 if record else 0,
-                  0 if levels is None else 1, slack], dtype=np.int64)
     cap = 1 << _bits(2 * win + 2) if win else 64  # a power of two: slot = f & (cap - 1)
-    # Ready heaps start with room for cap frames in flight: firings per unit, requests per link.
-    bound = np.zeros(R, dtype=np.int64)
-    bound[:nu] = np.bincount(np.asarray(plan.unit_of, dtype=np.int64), weights=trips, minlength=nu).astype(np.int64)
-    for e in range(ne):
-        if plan.e_link[e] != SAME_UNIT:
-            s = int(plan.e_src[e])
-            bound[nu + plan.e_link[e]] += 1 if s == SOURCE else int(trips[s])
-    RS = np.zeros((R + 1) * RS_W, dtype=np.int64)
-    RS[RS_IDLE:R * RS_W:RS_W] = 1
+    # Trace rows: at most every firing and every transfer of each traced frame.
+    link_src = [s for s, lk in zip(plan.e_src, plan.e_link) if lk != SAME_UNIT]
+    per_frame = F + sum(1 if s == SOURCE else int(trips[s]) for s in link_src)
+    rows = min(max(0, trace_frames), frames) * per_frame
     Z: dict[str, np.ndarray] = dict(
-        ev_t=np.zeros(1 << _bits(R + 2)), ev_r=np.zeros(1 << _bits(R + 2), dtype=np.int64),
-        RS=RS, dq=np.zeros(R, dtype=np.int64), busy=np.zeros(R), node_busy=np.zeros(nn), link_bytes=np.zeros(nl),
+        busy=np.zeros(nu + nl), node_busy=np.zeros(nn), link_bytes=np.zeros(nl),
         first=np.full(no, np.nan), rel=np.zeros(frames if record else 1),
         done=np.full((frames, no), np.nan) if record else np.zeros((1, no)),
         T=np.array([0.0, np.inf, -np.inf, np.inf, -np.inf, 0.0, 0.0, 0.0, 0.0, 0.0]),
+        tr=np.zeros((max(1, rows), 5), dtype=np.int64), trf=np.zeros((max(1, rows), 2)),
     )
     for name, k in (("hist", no), ("hall", no), ("xhist", 1), ("xall", 1)):
         Z[name] = np.zeros((k, N_BINS), dtype=np.int64)
         Z[name + "_tot"] = np.zeros(k)
         Z[name + "_n"] = np.zeros(k, dtype=np.int64)
     _ring(Z, cap, F)
-    _heaps(Z, cap * bound + 2 * slack)
-    S = np.zeros(15, dtype=np.int64)
+    S = np.zeros(s_size, dtype=np.int64)
     S[S_CAP] = cap
+    return G, Z, S, (nu, nl, no, nn, F, bt, bk, win, cap)
+
+
+def _trace_list(plan: SimPlan, Z: dict, n: int) -> list:
+    """The trace rows as the SimPy engines record them: (kind, resource, name, start, duration,
+    frame, iteration)."""
+    out = []
+    for (kind, res, a, f, i), (start, dur) in zip(Z["tr"][:n].tolist(), Z["trf"][:n].tolist()):
+        if kind == 0:
+            out.append(("unit", res, plan.node_names[a], start, dur, f, i))
+        else:
+            out.append(("link", res, plan.link_names[res], start, dur, f, i))
+    return out
+
+
+def _result(plan: SimPlan, frames: int, record: bool, S: np.ndarray, Z: dict, trace: list) -> SimResult:
+    T = Z["T"]
+    nu = plan.n_units
+    warmup, n_steady = int(S[S_WARMUP]), int(S[S_NSTEADY])
+    hist, exit_hist = _hist(Z["hist"], Z["hist_tot"], Z["hist_n"]), _hist(Z["xhist"], Z["xhist_tot"], Z["xhist_n"])
+    t_first, t_last = float(T[T_FIRST]), float(T[T_LAST])
+    if n_steady < 2:  # too few frames for a steady state: use them all (as the SimPy engines)
+        warmup, n_steady = 0, int(S[S_FINISHED])
+        hist, exit_hist = _hist(Z["hall"], Z["hall_tot"], Z["hall_n"]), _hist(Z["xall"], Z["xall_tot"], Z["xall_n"])
+        t_first, t_last = float(T[T_ALL_FIRST]), float(T[T_ALL_LAST])
+    busy = Z["busy"]
+    return SimResult(
+        frames=frames, warmup=warmup, first_latency=Z["first"], hist=hist, exit_hist=exit_hist, t_first=t_first,
+        t_last=t_last, n_steady=n_steady, end_time=float(T[T_NOW]), unit_busy=busy[:nu].copy(),
+        node_busy=Z["node_busy"], link_busy=busy[nu:].copy(), link_bytes=Z["link_bytes"],
+        local_bytes=float(T[T_LOCAL]), offchip_bytes=float(T[T_OFFCHIP]), energy_compute_j=float(T[T_ECOMP]),
+        energy_conversion_j=float(T[T_ECONV]), energy_movement_j=float(T[T_EMOVE]), firings=int(S[S_FIRINGS]),
+        release=Z["rel"] if record else None, done=Z["done"] if record else None, trace=trace,
+    )
+
+
+def simulate_fast(plan: SimPlan, frames: int, rate: float | None = None, window: int | None = None,
+                  record: bool = False, progress: Callable[[int], None] | None = None,
+                  levels: np.ndarray | None = None, trace_frames: int = 0) -> SimResult:
+    """Asynchronous dataflow, compiled: the results of ``simulate_dataflow``, event for event.
+
+    ``levels[f] = k - 1`` makes frame f exit early after output m_k (anytime prediction).
+    """
+    G, Z, S, (nu, nl, no, nn, F, bt, bk, win, cap) = _prepare(plan, frames, rate, window, record, trace_frames,
+                                                             levels, S_SIZE)
+    R = nu + nl
+    trips = G["trips"]
+    srcpush, slack = G["srcpush"], G["slack"]
+    P = np.array([nu, R, no, F, nn, bt, bk, frames, win or 0, 1 if rate else 0, 1 if record else 0,
+                  0 if levels is None else 1, slack, trace_frames], dtype=np.int64)
+    # Ready heaps start with room for cap frames in flight: firings per unit, requests per link.
+    bound = np.zeros(R, dtype=np.int64)
+    bound[:nu] = np.bincount(np.asarray(plan.unit_of, dtype=np.int64), weights=trips, minlength=nu).astype(np.int64)
+    for e in range(len(plan.e_src)):
+        if plan.e_link[e] != SAME_UNIT:
+            s = int(plan.e_src[e])
+            bound[nu + plan.e_link[e]] += 1 if s == SOURCE else int(trips[s])
+    RS = np.zeros((R + 1) * RS_W, dtype=np.int64)
+    RS[RS_IDLE:R * RS_W:RS_W] = 1
+    Z.update(ev_t=np.zeros(1 << _bits(R + 2)), ev_r=np.zeros(1 << _bits(R + 2), dtype=np.int64), RS=RS,
+             dq=np.zeros(R, dtype=np.int64))
+    _heaps(Z, cap * bound + 2 * slack)
     # The source starts at time 0 (SimPy's Initialize event): the one event scheduled so far.
     Z["ev_r"][0] = R
     S[S_EVN] = 1
@@ -708,20 +778,6 @@ def simulate_fast(plan: SimPlan, frames: int, rate: float | None = None, window:
             progress(reported)
         if code == DONE:
             break
-    T = Z["T"]
-    warmup, n_steady = int(S[S_WARMUP]), int(S[S_NSTEADY])
-    hist, exit_hist = _hist(Z["hist"], Z["hist_tot"], Z["hist_n"]), _hist(Z["xhist"], Z["xhist_tot"], Z["xhist_n"])
-    t_first, t_last = float(T[T_FIRST]), float(T[T_LAST])
-    if n_steady < 2:  # too few frames for a steady state: use them all (as the SimPy engine)
-        warmup, n_steady = 0, int(S[S_FINISHED])
-        hist, exit_hist = _hist(Z["hall"], Z["hall_tot"], Z["hall_n"]), _hist(Z["xall"], Z["xall_tot"], Z["xall_n"])
-        t_first, t_last = float(T[T_ALL_FIRST]), float(T[T_ALL_LAST])
-    busy = Z["busy"]
-    return SimResult(
-        frames=frames, warmup=warmup, first_latency=Z["first"], hist=hist, exit_hist=exit_hist, t_first=t_first,
-        t_last=t_last, n_steady=n_steady, end_time=float(T[T_NOW]), unit_busy=busy[:nu].copy(),
-        node_busy=Z["node_busy"], link_busy=busy[nu:].copy(), link_bytes=Z["link_bytes"],
-        local_bytes=float(T[T_LOCAL]), offchip_bytes=float(T[T_OFFCHIP]), energy_compute_j=float(T[T_ECOMP]),
-        energy_conversion_j=float(T[T_ECONV]), energy_movement_j=float(T[T_EMOVE]), firings=int(S[S_FIRINGS]),
-        release=Z["rel"] if record else None, done=Z["done"] if record else None, trace=[],
-    )
+    if S[S_FINISHED] < frames:
+        raise deadlock(frames - int(S[S_FINISHED]), frames)
+    return _result(plan, frames, record, S, Z, _trace_list(plan, Z, int(S[S_TRN])))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mpsim.ir.graph import Graph, split_iter_name
+from mpsim.ir.graph import Graph, iter_name, split_iter_name
 from mpsim.ir.loops import unroll
 from mpsim.mapping.placement import INSIDE, SOURCE, Placement
 from mpsim.mapping.program import CARRIED, INIT, INVARIANT, PLAIN, TAP, edge_firings, fires_per_frame
@@ -91,8 +91,9 @@ def level_trips(g: Graph, trips: np.ndarray) -> np.ndarray:
     """Firings of every node when a frame exits early, after output m_k (row k - 1).
 
     Outside loops a node fires if some output m_1..m_k depends on it; a loop runs whole
-    iterations, as many as the last one any of m_1..m_k needs.  The last row is the full
-    run (every node, dead ends included, as the compiled program would).
+    iterations, as many as the last one any of m_1..m_k needs, and so needs the inputs of
+    every node of those iterations too.  The last row is the full run (every node, dead ends
+    included, as the compiled program would).
     """
     u = unroll(g)
     outs = sorted(u.outputs, key=lambda o: o.index)
@@ -100,19 +101,23 @@ def level_trips(g: Graph, trips: np.ndarray) -> np.ndarray:
     body_loop = {n: loop_index[lp] for n, lp in g.loop_of.items()}
     rows = np.zeros((len(outs), len(g.nodes)), dtype=np.int64)
     needed: set[str] = set()
+    iters = np.zeros(len(g.loops), dtype=np.int64)
     for k, o in enumerate(outs):
         stack = [u.producer[o.tensor]] if o.tensor in u.producer else []
         while stack:
-            name = stack.pop()
-            if name in needed:
-                continue
-            needed.add(name)
-            stack.extend(u.producer[t] for t in u.node_by_name[name].inputs if t in u.producer)
-        iters = np.zeros(len(g.loops), dtype=np.int64)
-        for name in needed:
-            base, it = split_iter_name(name)
-            if it is not None and base in body_loop:
-                iters[body_loop[base]] = max(iters[body_loop[base]], it + 1)
+            while stack:
+                name = stack.pop()
+                if name in needed:
+                    continue
+                needed.add(name)
+                stack.extend(u.producer[t] for t in u.node_by_name[name].inputs if t in u.producer)
+            for name in needed:
+                base, it = split_iter_name(name)
+                if it is not None and base in body_loop:
+                    iters[body_loop[base]] = max(iters[body_loop[base]], it + 1)
+            # Whole iterations: every body node of the iterations that run, and what it reads.
+            stack = [iter_name(b, it) for b, lp in body_loop.items() for it in range(int(iters[lp]))
+                     if iter_name(b, it) not in needed]
         for j, n in enumerate(g.nodes):
             lp = body_loop.get(n.name)
             rows[k, j] = iters[lp] if lp is not None else int(n.name in needed)

@@ -42,3 +42,10 @@ class SimResult:
         if self.n_steady < 2 or self.t_last <= self.t_first:
             return None
         return (self.n_steady - 1) / (self.t_last - self.t_first)
+
+
+def deadlock(left: int, frames: int) -> RuntimeError:
+    """What every engine raises when frames can never finish: a plan whose firings wait for inputs
+    that no firing produces (an inconsistent plan, never a property of the hardware)."""
+    return RuntimeError(f"the plan deadlocks: {left} of {frames} frames can never finish (a firing waits for "
+                        "an input that no firing of its frame produces)")

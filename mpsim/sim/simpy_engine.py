@@ -23,7 +23,7 @@ import numpy as np
 import simpy
 
 from mpsim.sim.plan import CARRIED, INIT, INVARIANT, PLAIN, SAME_UNIT, SOURCE, TAP, SimPlan
-from mpsim.sim.result import SimResult
+from mpsim.sim.result import SimResult, deadlock
 from mpsim.sim.stats import LatencyHistogram
 
 DECIDE = 2  # event priority below SimPy's NORMAL (1): decisions come last in an instant
@@ -283,6 +283,8 @@ class _Run:
     def run(self) -> SimResult:
         self.env.process(self.source())
         self.env.run()
+        if self.finished < self.frames:
+            raise deadlock(self.frames - self.finished, self.frames)
         if self.n_steady < 2:  # too few frames for a steady state: use them all
             self.warmup, self.n_steady, self.hist = 0, self.finished, self.hist_all
             self.exit_hist = self.exit_all

@@ -46,36 +46,40 @@ def resolve_mode(plan_or_placement: SimPlan | Placement, p: Profile, mode: str |
     return "bsp"
 
 
-def resolve_engine(engine: str, mode: str, strategy: str) -> str:
-    """The engine that runs: ``auto`` picks the compiled engine wherever it implements the mode."""
+def resolve_engine(engine: str) -> str:
+    """The engine that runs: ``auto`` is the compiled engine, which runs every mode and placement;
+    ``simpy`` the readable reference (the same results, docs/engines.md)."""
     engine = ENGINE_ALIASES.get(engine, engine)
     if engine not in ENGINES:
         raise MpsimError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")
-    compiled_ok = strategy != "pipelined" or mode == "dataflow"
-    if engine == "auto":
-        return "compiled" if compiled_ok else "simpy"
-    if engine == "compiled" and not compiled_ok:
-        raise MpsimError(f"the compiled engine does not run {mode} mode yet: use --engine simpy or auto")
-    return engine
+    return "compiled" if engine == "auto" else engine
 
 
 def run_engine(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int, rate: float | None,
                window: int | None = None, record: bool = False, trace_frames: int = 0,
                progress: Callable[[int], None] | None = None, levels=None) -> SimResult:
-    """Run one engine for ``frames`` frames; ``levels[f] = k - 1`` makes frame f exit after m_k."""
-    engine = resolve_engine(engine, mode, plan.strategy)
+    """Run one engine for ``frames`` frames; ``levels[f] = k - 1`` makes frame f exit after m_k.
+
+    Pipelined plans run the requested mode; the other placements carry their supersteps in their
+    service times and run under the dataflow rules (``resolve_mode`` reports them as bsp)."""
+    engine = resolve_engine(engine)
     if frames < 1:
         raise MpsimError(f"--frames must be at least 1, got {frames}")
     if rate is not None and rate <= 0:
         raise MpsimError(f"--rate must be positive, got {rate}")
     if mode != "dataflow" and plan.strategy == "pipelined":
+        if engine == "compiled":
+            from mpsim.sim.fast_ticks import simulate_ticks_fast
+
+            return simulate_ticks_fast(plan, mode, frames, rate, window, record, trace_frames, progress, levels,
+                                       idle_step_s=1.0 / p.clock_hz)
         from mpsim.sim.tick_engine import simulate_ticks
 
         return simulate_ticks(plan, p, mode, frames, rate, window, record, trace_frames, progress, levels)
     if engine == "compiled":
         from mpsim.sim.fast_engine import simulate_fast
 
-        return simulate_fast(plan, frames, rate, window, record, progress, levels=levels)
+        return simulate_fast(plan, frames, rate, window, record, progress, levels=levels, trace_frames=trace_frames)
     from mpsim.sim.simpy_engine import simulate_dataflow
 
     return simulate_dataflow(plan, frames, rate, window, record, trace_frames, progress, levels)
@@ -114,7 +118,7 @@ def simulate(g: Graph, p: Profile, options: RunOptions | None = None, mode: str 
     mode = resolve_mode(pl, p, mode)
     if plan is None:
         return build_report(pl, None, None, None, mode, None, rate), None, None
-    used = resolve_engine(engine, mode, plan.strategy)
+    used = resolve_engine(engine)
     r, st = run_steady(plan, pl.profile, mode, used, frames, engine_rate(plan, rate), tolerance, max_frames,
                        trace_frames, progress)
     return build_report(pl, plan, r, st, mode, used, rate), r, plan

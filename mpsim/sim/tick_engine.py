@@ -22,7 +22,7 @@ import simpy
 
 from mpsim.hw.profile import Profile
 from mpsim.sim.plan import SAME_UNIT, SOURCE, SimPlan
-from mpsim.sim.result import SimResult
+from mpsim.sim.result import SimResult, deadlock
 from mpsim.sim.simpy_engine import needs, targets
 from mpsim.sim.stats import LatencyHistogram
 
@@ -198,6 +198,8 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
             if compute > 0.0 or exchange > 0.0:
                 counters["steps"] += 1
                 phases[:] += (step, 0.0, 0.0) if mode == "rollout" else (compute, sync, exchange)
+            if not fired_now and not moved and (rate is None or counters["next"] >= frames):
+                raise deadlock(frames - counters["finished"], frames)
             if step <= 0.0:
                 # Nothing to do: wait for the next frame of an offered rate.
                 nxt = counters["next"] / rate if rate else now
