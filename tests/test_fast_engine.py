@@ -226,7 +226,8 @@ def test_chain_closed_forms(tmp_path):
 def test_loop_plans_equal(tmp_path, trips, mode):
     """Folded and unrolled loops (their closed forms, for both engines: test_simulator.py)."""
     flat, folded = loop_graph(trips)
-    p_fold, p_flat = round_profile(tmp_path, tiles=2, name="fold"), round_profile(tmp_path, tiles=trips + 1, name="flat")
+    p_fold = round_profile(tmp_path, tiles=2, name="fold")
+    p_flat = round_profile(tmp_path, tiles=trips + 1, name="flat")
     _, plan_f = make_plan(folded, p_fold)
     _, plan_u = make_plan(flat, p_flat)
     assert_same(*both(plan_f, 60, mode=mode, profile=p_fold))

@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit
 
 from mpsim.sim.plan import CARRIED, INIT, INVARIANT, PLAIN, SAME_UNIT, SOURCE, TAP, SimPlan
-from mpsim.sim.result import SimResult, deadlock
+from mpsim.sim.result import SimResult, counted, deadlock
 from mpsim.sim.stats import BIN_GROWTH, BIN_LO, N_BINS, LatencyHistogram
 
 # Integer parameters P[...]
@@ -47,15 +47,14 @@ from mpsim.sim.stats import BIN_GROWTH, BIN_LO, N_BINS, LatencyHistogram
  S_DQH, S_DQN, S_CAP, S_NEED, S_NEEDK, S_TRN) = range(16)
 S_SIZE = 16
 # Float state T[...]
-(T_NOW, T_FIRST, T_LAST, T_ALL_FIRST, T_ALL_LAST, T_LOCAL, T_OFFCHIP, T_ECOMP, T_ECONV,
- T_EMOVE) = range(10)
+(T_NOW, T_FIRST, T_LAST, T_ALL_FIRST, T_ALL_LAST) = range(5)
 # Tables are flat arrays of fixed-width rows: node n's column c of NI is NI[n * NI_W + c].
 NI_W, NI_UNIT, NI_BASE, NI_OE_LO, NI_OE_HI = 4, 0, 1, 2, 3
-NF_W, NF_SERVICE, NF_LOCAL, NF_OFFCHIP, NF_ECOMP, NF_ECONV, NF_EMOVE = 8, 0, 1, 2, 3, 4, 5
 # EI_RID: the link's resource id, or -1 inside a unit; EI_TAP: the tap iteration of a TAP edge, else -1;
 # EI_LO_I..EI_HI_0: the consumer iterations an arrival of producer iteration i feeds (see _targets).
 EI_W, EI_DST, EI_KIND, EI_TAP, EI_RID, EI_LO_I, EI_LO_0, EI_HI_I, EI_HI_0 = 8, 0, 1, 2, 3, 4, 5, 6, 7
-EF_W, EF_TIME, EF_BYTES, EF_EMOVE = 4, 0, 1, 2
+# What each firing sends (_firing_out_edges): edge, consumer, resource, targets lo | hi << 32.
+FO_W, FO_E, FO_DST, FO_RID, FO_J = 4, 0, 1, 2, 3
 # Resources, units 0..NU-1 then links: the key of the request in service, idle and pending
 # flags, the ready heap's offset, size and capacity.  Row R (after the last resource) holds a
 # flag: some ready heap is nearly full.
@@ -66,10 +65,10 @@ FR_W, FR_LEFT, FR_WORK, FR_LT = 4, 0, 1, 2
 DONE, PROGRESS, GROW = 0, 1, 2
 
 # Static arrays (from the plan), in the order of the tuple the compiled loop receives.
-G_NAMES = ("NI", "NF", "EI", "EF", "oe_idx", "src_edges", "of_ptr", "of_idx", "need0", "ltrips", "lwork",
+G_NAMES = ("NI", "svc", "EI", "etime", "oe_idx", "src_edges", "of_ptr", "of_idx", "need0", "ltrips", "lwork",
            "levels", "srcpush", "PF")
 # Mutable state arrays, likewise.
-Z_NAMES = ("ev_t", "ev_r", "RS", "dq", "qh", "st", "FR", "relt", "busy", "node_busy", "link_bytes",
+Z_NAMES = ("ev_t", "ev_r", "RS", "dq", "qh", "st", "FR", "relt", "cnt",
            "hist", "hist_tot", "hist_n", "hall", "hall_tot", "hall_n", "xhist", "xhist_tot", "xhist_n", "xall",
            "xall_tot", "xall_n", "first", "rel", "done", "T", "tr", "trf")
 
@@ -311,8 +310,8 @@ def _run(P, S, G, Z, stop):
     """Run the event loop until every event is processed (DONE), ``stop`` frames have retired
     (PROGRESS), or the frame ring or a ready heap must grow first (GROW: S[S_NEED] frames in flight,
     S[S_NEEDK] frames about to be released)."""
-    NI, NF, EI, EF, oe_idx, src_edges, of_ptr, of_idx, need0, ltrips, lwork, levels, srcpush, PF = G
-    (ev_t, ev_r, RS, dq, qh, st, FR, relt, busy, node_busy, link_bytes, hist, hist_tot, hist_n, hall,
+    NI, svc, EI, etime, oe_idx, src_edges, of_ptr, of_idx, need0, ltrips, lwork, levels, srcpush, PF = G
+    (ev_t, ev_r, RS, dq, qh, st, FR, relt, cnt, hist, hist_tot, hist_n, hall,
      hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot, xall_n, first, rel, done, T, tr, trf) = Z
     NU = P[P_NU]
     R = P[P_R]
@@ -334,10 +333,8 @@ def _run(P, S, G, Z, stop):
     mask = cap - 1  # cap is a power of two
     # Hot scalars live in locals; S and T hold them between calls.
     evn, evh, dqh, dqn = S[S_EVN], S[S_EVH], S[S_DQH], S[S_DQN]
-    firings = S[S_FIRINGS]
     evm = ev_t.shape[0] - 1
     now = T[T_NOW]
-    e_local, e_offchip, e_comp, e_conv, e_move = T[T_LOCAL], T[T_OFFCHIP], T[T_ECOMP], T[T_ECONV], T[T_EMOVE]
     code = DONE
     while True:
         if evn > 0 and ev_t[U(evh)] == now:
@@ -352,16 +349,7 @@ def _run(P, S, G, Z, stop):
                 slot = f & mask
                 fb = slot * FR_W
                 RS[U(rb + RS_IDLE)] = 1
-                nb = n * NF_W
-                dur = NF[U(nb + NF_SERVICE)]
-                busy[U(r)] += dur
-                node_busy[U(n)] += dur
-                e_local += NF[U(nb + NF_LOCAL)]
-                e_offchip += NF[U(nb + NF_OFFCHIP)]
-                e_comp += NF[U(nb + NF_ECOMP)]
-                e_conv += NF[U(nb + NF_ECONV)]
-                e_move += NF[U(nb + NF_EMOVE)]
-                firings += 1
+                cnt[U(n)] += 1
                 lt = FR[U(fb + FR_LT)]
                 ni = n * NI_W
                 for q in range(NI[U(ni + NI_OE_LO)], NI[U(ni + NI_OE_HI)]):
@@ -474,13 +462,10 @@ def _run(P, S, G, Z, stop):
                 RS[U(rb + RS_IDLE)] = 0
                 RS[U(rb + RS_KEY)] = key
                 if r < NU:
-                    dur = NF[U(a * NF_W + NF_SERVICE)]
+                    dur = svc[U(a)]
                 else:
-                    ab = a * EF_W
-                    dur = EF[U(ab + EF_TIME)]
-                    busy[U(r)] += dur
-                    link_bytes[U(r - NU)] += EF[U(ab + EF_BYTES)]
-                    e_move += EF[U(ab + EF_EMOVE)]
+                    dur = etime[U(a)]
+                    cnt[U(NN + a)] += 1
                 if (key >> FS) < trace_frames:
                     _trace(tr, trf, S, 0 if r < NU else 1, r if r < NU else r - NU, a, key >> FS,
                            (key >> BK) & MT_MASK, now, dur)
@@ -493,9 +478,8 @@ def _run(P, S, G, Z, stop):
             now = ev_t[U(evh)]
         else:
             break
-    S[S_EVN], S[S_EVH], S[S_DQH], S[S_DQN], S[S_FIRINGS] = evn, evh, dqh, dqn, firings
+    S[S_EVN], S[S_EVH], S[S_DQH], S[S_DQN] = evn, evh, dqh, dqn
     T[T_NOW] = now
-    T[T_LOCAL], T[T_OFFCHIP], T[T_ECOMP], T[T_ECONV], T[T_EMOVE] = e_local, e_offchip, e_comp, e_conv, e_move
     return code
 
 
@@ -536,12 +520,6 @@ def _static(plan: SimPlan, rate: float | None, levels: np.ndarray | None) -> dic
             need0[b] += 1
     NI = np.zeros((nn, NI_W), dtype=np.int64)
     NI[:, NI_UNIT], NI[:, NI_BASE], NI[:, NI_OE_LO], NI[:, NI_OE_HI] = plan.unit_of, base, oe_ptr[:-1], oe_ptr[1:]
-    # The movement energy of a firing and of a transfer, with SimPy's float operations.
-    local, offchip = np.asarray(plan.local_bytes, dtype=np.float64), np.asarray(plan.offchip_bytes, dtype=np.float64)
-    emove = np.asarray(plan.energy_move_j, dtype=np.float64)
-    NF = np.zeros((nn, NF_W))
-    NF[:, NF_SERVICE], NF[:, NF_LOCAL], NF[:, NF_OFFCHIP] = plan.service_s, local, offchip
-    NF[:, NF_ECOMP], NF[:, NF_ECONV], NF[:, NF_EMOVE] = plan.energy_compute_j, plan.energy_conversion_j, emove
     e_link = np.asarray(plan.e_link, dtype=np.int64)
     rid = np.where(e_link == SAME_UNIT, -1, nu + e_link)
     ne = len(e_link)
@@ -557,22 +535,48 @@ def _static(plan: SimPlan, rate: float | None, levels: np.ndarray | None) -> dic
             TAP: (0, 0, 0, 0)}
     EI[:, EI_LO_I:EI_HI_0 + 1] = np.array([coef[TAP if t else int(k)] for k, t in zip(kind, tapped)],
                                           dtype=np.int64).reshape(-1, 4)
-    e_bytes = np.asarray(plan.e_bytes, dtype=np.float64)
-    link_e = np.asarray(plan.link_energy_j_per_byte, dtype=np.float64)
-    e_move = e_bytes * np.where(e_link == SAME_UNIT, 0.0, link_e[np.maximum(e_link, 0)] if len(link_e) else 0.0)
-    EF = np.zeros((ne, EF_W))
-    EF[:, EF_TIME], EF[:, EF_BYTES], EF[:, EF_EMOVE] = plan.e_time, e_bytes, e_move
+    fo_ptr, FO = _firing_out_edges(plan, EI, out_edges, src, trips)
     lt = np.ascontiguousarray(plan.level_trips, dtype=np.int64)
     srcpush, slack = _push_bounds(plan, trips)
     pf = np.array([float(rate) if rate else 0.0, BIN_LO, math.log(BIN_GROWTH)])
     c = np.ascontiguousarray
     return dict(
-        NI=NI.ravel(), NF=NF.ravel(), EI=EI.ravel(), EF=EF.ravel(), oe_idx=oe_idx,
+        NI=NI.ravel(), svc=np.ascontiguousarray(plan.service_s, dtype=np.float64), EI=EI.ravel(),
+        etime=np.ascontiguousarray(plan.e_time, dtype=np.float64), oe_idx=oe_idx,
         src_edges=np.array(src, dtype=np.int64),
         of_ptr=of_ptr, of_idx=of_idx, need0=need0, ltrips=c(lt.ravel()), lwork=lt.sum(axis=1),
         levels=np.zeros(1, dtype=np.int64) if levels is None else c(levels, dtype=np.int64), PF=pf,
-        trips=trips, srcpush=srcpush, slack=slack,
+        trips=trips, srcpush=srcpush, slack=slack, fo_ptr=fo_ptr, FO=FO.ravel(),
     )
+
+
+def _firing_out_edges(plan: SimPlan, EI: np.ndarray, out_edges: list[list[int]], src: list[int],
+                      trips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The data each firing sends, row by row: per firing index (node base + iteration; then one
+    list for a release) the out edges whose targets at the full exit level are not empty, with
+    those targets.  An early exit only cuts a target range (to the level's trips), so an edge left
+    out here is empty at every level.  FO_RID: the link's resource id; inside a unit -1, to
+    another unit without a link -2 (the host's: at once in dataflow, with the exchange in bsp)."""
+    unit_of = np.asarray(plan.unit_of)
+    rows: list[tuple[int, int, int, int]] = []
+    ptr = [0]
+
+    def add(edges: list[int], i: int, unit: int) -> None:
+        for e in edges:
+            r = EI[e]
+            dst = int(r[EI_DST])
+            lo = int(r[EI_LO_I]) * i + int(r[EI_LO_0])
+            hi = min(int(r[EI_HI_I]) * i + int(r[EI_HI_0]) + (1 if i == r[EI_TAP] else 0), int(trips[dst]))
+            if hi > lo:
+                rid = int(r[EI_RID]) if r[EI_RID] >= 0 else (-1 if unit < 0 or unit_of[dst] == unit else -2)
+                rows.append((e, dst, rid, lo | (hi << 32)))
+        ptr.append(len(rows))
+
+    for n in range(plan.n_nodes):
+        for i in range(int(trips[n])):
+            add(out_edges[n], i, int(unit_of[n]))
+    add(src, 0, -1)
+    return np.array(ptr, dtype=np.int64), np.array(rows, dtype=np.int64).reshape(-1, FO_W)
 
 
 def _bits(n: int) -> int:
@@ -604,9 +608,9 @@ def _push_bounds(plan: SimPlan, trips: np.ndarray) -> tuple[np.ndarray, int]:
     return src, max(slack, int(per_node.max(initial=1)))
 
 
-def _ring(Z: dict, cap: int, F: int) -> None:
-    """Allocate the frame ring for ``cap`` frames in flight."""
-    Z["st"] = np.zeros(cap * F, dtype=np.int32)
+def _ring(Z: dict, cap: int, F: int, dtype=np.int32) -> None:
+    """Allocate the frame ring for ``cap`` frames in flight (``dtype``: the inputs' counters)."""
+    Z["st"] = np.zeros(cap * F, dtype=dtype)
     Z["FR"] = np.zeros(cap * FR_W, dtype=np.int64)
     Z["relt"] = np.zeros(cap)
 
@@ -633,7 +637,7 @@ def _grow_ring(Z: dict, S: np.ndarray, F: int) -> None:
         while new < need:
             new *= 2
         old = {k: Z[k] for k in ("st", "FR", "relt")}
-        _ring(Z, new, F)
+        _ring(Z, new, F, old["st"].dtype)
         live = np.arange(int(S[S_OLDEST]), int(S[S_NEXT]), dtype=np.int64)
         a, b = live & (cap - 1), live & (new - 1)
         Z["st"].reshape(new, F)[b] = old["st"].reshape(cap, F)[a]
@@ -680,23 +684,23 @@ def _prepare(plan: SimPlan, frames: int, rate: float | None, window: int | None,
     bt, bk = _bits(int(trips.max(initial=1))), max(_bits(nn), _bits(len(plan.e_src)))
     if _bits(frames) + bt + bk > 62:
         raise ValueError(f"too many frames for the compiled engine's 63-bit keys: {frames}")
-    cap = 1 << _bits(2 * win + 2) if win else 64  # a power of two: slot = f & (cap - 1)
+    cap = 1 << _bits(win + 1) if win else 64  # a power of two: slot = f & (cap - 1)
     # Trace rows: at most every firing and every transfer of each traced frame.
     link_src = [s for s, lk in zip(plan.e_src, plan.e_link) if lk != SAME_UNIT]
     per_frame = F + sum(1 if s == SOURCE else int(trips[s]) for s in link_src)
     rows = min(max(0, trace_frames), frames) * per_frame
     Z: dict[str, np.ndarray] = dict(
-        busy=np.zeros(nu + nl), node_busy=np.zeros(nn), link_bytes=np.zeros(nl),
+        cnt=np.zeros(nn + len(plan.e_src), dtype=np.int64),  # firings per node, then transfers per edge
         first=np.full(no, np.nan), rel=np.zeros(frames if record else 1),
         done=np.full((frames, no), np.nan) if record else np.zeros((1, no)),
-        T=np.array([0.0, np.inf, -np.inf, np.inf, -np.inf, 0.0, 0.0, 0.0, 0.0, 0.0]),
+        T=np.array([0.0, np.inf, -np.inf, np.inf, -np.inf]),
         tr=np.zeros((max(1, rows), 5), dtype=np.int64), trf=np.zeros((max(1, rows), 2)),
     )
     for name, k in (("hist", no), ("hall", no), ("xhist", 1), ("xall", 1)):
         Z[name] = np.zeros((k, N_BINS), dtype=np.int64)
         Z[name + "_tot"] = np.zeros(k)
         Z[name + "_n"] = np.zeros(k, dtype=np.int64)
-    _ring(Z, cap, F)
+    _ring(Z, cap, F, G["need0"].dtype)
     S = np.zeros(s_size, dtype=np.int64)
     S[S_CAP] = cap
     return G, Z, S, (nu, nl, no, nn, F, bt, bk, win, cap)
@@ -716,7 +720,6 @@ def _trace_list(plan: SimPlan, Z: dict, n: int) -> list:
 
 def _result(plan: SimPlan, frames: int, record: bool, S: np.ndarray, Z: dict, trace: list) -> SimResult:
     T = Z["T"]
-    nu = plan.n_units
     warmup, n_steady = int(S[S_WARMUP]), int(S[S_NSTEADY])
     hist, exit_hist = _hist(Z["hist"], Z["hist_tot"], Z["hist_n"]), _hist(Z["xhist"], Z["xhist_tot"], Z["xhist_n"])
     t_first, t_last = float(T[T_FIRST]), float(T[T_LAST])
@@ -724,14 +727,12 @@ def _result(plan: SimPlan, frames: int, record: bool, S: np.ndarray, Z: dict, tr
         warmup, n_steady = 0, int(S[S_FINISHED])
         hist, exit_hist = _hist(Z["hall"], Z["hall_tot"], Z["hall_n"]), _hist(Z["xall"], Z["xall_tot"], Z["xall_n"])
         t_first, t_last = float(T[T_ALL_FIRST]), float(T[T_ALL_LAST])
-    busy = Z["busy"]
+    nn = plan.n_nodes
     return SimResult(
         frames=frames, warmup=warmup, first_latency=Z["first"], hist=hist, exit_hist=exit_hist, t_first=t_first,
-        t_last=t_last, n_steady=n_steady, end_time=float(T[T_NOW]), unit_busy=busy[:nu].copy(),
-        node_busy=Z["node_busy"], link_busy=busy[nu:].copy(), link_bytes=Z["link_bytes"],
-        local_bytes=float(T[T_LOCAL]), offchip_bytes=float(T[T_OFFCHIP]), energy_compute_j=float(T[T_ECOMP]),
-        energy_conversion_j=float(T[T_ECONV]), energy_movement_j=float(T[T_EMOVE]), firings=int(S[S_FIRINGS]),
-        release=Z["rel"] if record else None, done=Z["done"] if record else None, trace=trace,
+        t_last=t_last, n_steady=n_steady, end_time=float(T[T_NOW]),
+        **counted(plan, Z["cnt"][:nn], Z["cnt"][nn:nn + len(plan.e_src)]), release=Z["rel"] if record else None,
+        done=Z["done"] if record else None, trace=trace,
     )
 
 

@@ -25,11 +25,9 @@ import numpy as np
 from numba import njit
 
 from mpsim.sim.fast_engine import (
-    DONE, EF_BYTES, EF_EMOVE, EF_TIME, EF_W, EI_DST, EI_RID, EI_W, FR_LEFT, FR_LT, FR_W, FR_WORK, GROW,
-    NF_ECOMP, NF_ECONV, NF_EMOVE, NF_LOCAL, NF_OFFCHIP, NF_SERVICE, NF_W, NI_BASE, NI_OE_HI, NI_OE_LO, NI_UNIT,
-    NI_W, PROGRESS, RS_QCAP, RS_QN, RS_QOFF, RS_W, S_CAP, S_F0DONE, S_FINISHED, S_FIRINGS, S_NEED, S_NEXT,
-    S_OLDEST, S_TRN, S_WARMUP, T_ECOMP, T_ECONV, T_EMOVE, T_LOCAL, T_NOW, T_OFFCHIP, U, _bits, _grow_ring, _heaps,
-    _key_pop, _key_push, _outputs, _prepare, _result, _targets, _trace, _trace_list,
+    DONE, FO_DST, FO_E, FO_J, FO_RID, FO_W, FR_LEFT, FR_LT, FR_W, FR_WORK, GROW, NI_BASE, NI_UNIT, NI_W, PROGRESS,
+    RS_QN, RS_QOFF, RS_W, S_CAP, S_F0DONE, S_FINISHED, S_FIRINGS, S_NEED, S_NEXT, S_OLDEST, S_TRN, S_WARMUP, T_NOW,
+    U, _grow_ring, _heaps, _key_pop, _key_push, _outputs, _prepare, _result, _ring, _trace, _trace_list,
 )
 from mpsim.sim.plan import SimPlan
 from mpsim.sim.result import SimResult, deadlock
@@ -37,6 +35,13 @@ from mpsim.sim.result import SimResult, deadlock
 # Integer state beyond the dataflow engine's: steps counted, the current step's stamp.
 S_STEPS, S_SID = S_TRN + 1, S_TRN + 2
 S_SIZE = S_TRN + 3
+# A transfer waiting for the exchange phase: edge | link << 32, frame << BT | iteration, consumer, its
+# iterations lo | hi << 32.
+PD_W, PD_E, PD_F, PD_DST, PD_J = 4, 0, 1, 2, 3
+# What a firing hands over (fast_engine._firing_out_edges, split): to a node of its own unit (consumer,
+# iterations), and to another unit (edge, consumer, link or the spare slot NL, iterations).
+TH_W, TH_DST, TH_J = 2, 0, 1
+TS_W, TS_E, TS_DST, TS_LK, TS_J = 4, 0, 1, 2, 3
 DEADLOCK = 3  # a return code of the step loop: nothing can happen any more, frames are left
 # Float parameters PT[...]
 PT_RATE, PT_LO, PT_LOG, PT_SYNC, PT_TICK, PT_IDLE = range(6)
@@ -44,14 +49,14 @@ PT_RATE, PT_LO, PT_LOG, PT_SYNC, PT_TICK, PT_IDLE = range(6)
 (P_NU, P_NL, P_NO, P_F, P_NN, P_BT, P_BK, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD, P_LEVELS, P_ROLLOUT,
  P_TRACE) = range(14)
 
-G_NAMES = ("NI", "NF", "EI", "EF", "oe_idx", "src_edges", "of_ptr", "of_idx", "need0", "ltrips", "lwork",
-           "levels", "here", "unodes", "PT")
-Z_NAMES = ("RS", "qh", "st", "FR", "relt", "stamp", "pend", "dfr", "unit_time", "link_time", "busy", "node_busy",
-           "link_bytes", "phase", "hist", "hist_tot", "hist_n", "hall", "hall_tot", "hall_n", "xhist", "xhist_tot",
-           "xhist_n", "xall", "xall_tot", "xall_n", "first", "rel", "done", "T", "tr", "trf")
+G_NAMES = ("NI", "svc", "etime", "TH", "hp", "TS", "TSF", "sp", "of_ptr", "of_idx", "need0", "ltrips", "lwork",
+           "levels", "unodes", "PT")
+Z_NAMES = ("RS", "qh", "st", "FR", "relt", "stamp", "pend", "dfr", "cnt", "phase", "hist", "hist_tot",
+           "hist_n", "hall", "hall_tot", "hall_n", "xhist", "xhist_tot", "xhist_n", "xall", "xall_tot", "xall_n",
+           "first", "rel", "done", "T", "tr", "trf", "lacc")
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _arrive(dst, j0, j1, f, slot, F, BT, BK, NI, st, RS, qh):
     """One input of node dst arrived for iterations j0..j1-1 of frame f: what became ready joins
     its unit's heap (the tick engine's deliver)."""
@@ -67,14 +72,50 @@ def _arrive(dst, j0, j1, f, slot, F, BT, BK, NI, st, RS, qh):
             RS[U(rb + RS_QN)] = n + 1
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _here(q, f, slot, lt, has_levels, TH, ltrips, NI, st, RS, qh, F, BT, BK):
+    """Row q of the data a firing (or a release) hands to a node of its own unit: it arrives at
+    once, and what it makes ready may fire in this step."""
+    dst = TH[U(q * TH_W + TH_DST)]
+    j = TH[U(q * TH_W + TH_J)]
+    j0, j1 = j & 0xFFFFFFFF, j >> 32
+    if has_levels:
+        j1 = min(j1, ltrips[U(lt + dst)])
+    _arrive(dst, j0, j1, f, slot, F, BT, BK, NI, st, RS, qh)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _send(q, f, i, lt, has_levels, TS, TSF, ltrips, pend, npend, lacc, BT):
+    """Row q of the data a firing (or a release) sends to another unit: it waits for the exchange
+    phase; its link's exchange time grows by the transfer's (in request order).  A transfer
+    without a link (the host's) counts on the spare link slot, with time 0."""
+    b = q * TS_W
+    dst = TS[U(b + TS_DST)]
+    j = TS[U(b + TS_J)]
+    j0, j1 = j & 0xFFFFFFFF, j >> 32
+    if has_levels:
+        j1 = min(j1, ltrips[U(lt + dst)])
+        if j1 <= j0:
+            return npend
+    lk = TS[U(b + TS_LK)]
+    pb = npend * PD_W
+    pend[U(pb + PD_E)] = TS[U(b + TS_E)] | (lk << 32)
+    pend[U(pb + PD_F)] = (f << BT) | i
+    pend[U(pb + PD_DST)] = dst
+    pend[U(pb + PD_J)] = j0 | (j1 << 32)
+    lacc[U(lk)] += TSF[U(q)]
+    return npend + 1
+
+
 @njit(cache=True, _nrt=False)
 def _steps(P, S, G, Z, stop):
-    """Run steps until every frame retired (DONE), ``stop`` frames have retired (PROGRESS), or the
-    frame ring must grow before the next step's releases (GROW: S[S_NEED] frames in flight)."""
-    NI, NF, EI, EF, oe_idx, src_edges, of_ptr, of_idx, need0, ltrips, lwork, levels, here, unodes, PT = G
-    (RS, qh, st, FR, relt, stamp, pend, dfr, unit_time, link_time, busy, node_busy, link_bytes, phase, hist,
+    """Run steps until every frame retired (DONE), ``stop`` frames have retired (PROGRESS), the
+    frame ring must grow before the next step's releases (GROW: S[S_NEED] frames in flight), or
+    nothing can happen any more while frames are left (DEADLOCK)."""
+    NI, svc, etime, TH, hp, TS, TSF, sp, of_ptr, of_idx, need0, ltrips, lwork, levels, unodes, PT = G
+    (RS, qh, st, FR, relt, stamp, pend, dfr, cnt, phase, hist,
      hist_tot, hist_n, hall, hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot, xall_n, first, rel, done,
-     T, tr, trf) = Z
+     T, tr, trf, lacc) = Z
     NU, NL, NO, F, NN = P[P_NU], P[P_NL], P[P_NO], P[P_F], P[P_NN]
     BT, BK = P[P_BT], P[P_BK]
     MT_MASK, K_MASK, FS = (1 << BT) - 1, (1 << BK) - 1, BT + BK
@@ -86,10 +127,10 @@ def _steps(P, S, G, Z, stop):
     trace_frames = P[P_TRACE]
     rate, lo, log_growth = PT[PT_RATE], PT[PT_LO], PT[PT_LOG]
     sync, tick, idle = PT[PT_SYNC], PT[PT_TICK], PT[PT_IDLE]
+    src = hp.shape[0] - 2  # the release's lists
     cap = S[S_CAP]
     mask = cap - 1
     now = T[T_NOW]
-    e_local, e_offchip, e_comp, e_conv, e_move = T[T_LOCAL], T[T_OFFCHIP], T[T_ECOMP], T[T_ECONV], T[T_EMOVE]
     firings, sid = S[S_FIRINGS], S[S_SID]
     code = DONE
     while S[S_FINISHED] < frames:
@@ -105,6 +146,7 @@ def _steps(P, S, G, Z, stop):
             S[S_NEED] = nf + k - S[S_OLDEST]
             code = GROW
             break
+        sid += 1
         npend = 0
         for _ in range(k):
             f = S[S_NEXT]
@@ -124,71 +166,49 @@ def _steps(P, S, G, Z, stop):
                 S[S_WARMUP] += 1
             if record:
                 rel[f] = now
-            for q in range(src_edges.shape[0]):
-                e = src_edges[q]
-                eb = e * EI_W
-                dst = EI[U(eb + EI_DST)]
-                j0, j1 = _targets(EI, eb, 0, ltrips[U(lt + dst)])
-                if j1 <= j0:
-                    continue
-                if EI[U(eb + EI_RID)] < 0:
-                    _arrive(dst, j0, j1, f, slot, F, BT, BK, NI, st, RS, qh)
-                else:
-                    pend[U(npend)] = ((f << BT) << BK) | e
-                    npend += 1
+            for q in range(hp[U(src)], hp[U(src + 1)]):
+                _here(q, f, slot, lt, has_levels, TH, ltrips, NI, st, RS, qh, F, BT, BK)
+            for q in range(sp[U(src)], sp[U(src + 1)]):
+                npend = _send(q, f, 0, lt, has_levels, TS, TSF, ltrips, pend, npend, lacc, BT)
         # Compute phase: each unit fires its ready nodes in key order, each node once.
-        sid += 1
         fired = firings
+        oldest = S[S_OLDEST]  # every frame with work in this step is at least this one
         compute = 0.0
         for u in range(NU):
             rb = u * RS_W
-            ut = 0.0
             qn = RS[U(rb + RS_QN)]
+            if qn == 0:
+                continue
+            ut = 0.0
             nd = 0
             todo = unodes[U(u)]  # nodes of the unit that have not fired: when none is left, the rest waits
             while qn > 0 and todo > 0:
                 key = _key_pop(qh, RS[U(rb + RS_QOFF)], qn)
-                RS[U(rb + RS_QN)] = qn - 1
+                qn -= 1
+                RS[U(rb + RS_QN)] = qn
                 n = key & K_MASK
                 if stamp[U(n)] == sid:
                     dfr[U(nd)] = key
                     nd += 1
-                    qn -= 1
                     continue
                 stamp[U(n)] = sid
                 todo -= 1
                 f, i = key >> FS, (key >> BK) & MT_MASK
                 slot = f & mask
                 fb = slot * FR_W
-                nb = n * NF_W
-                dur = NF[U(nb + NF_SERVICE)]
+                dur = svc[U(n)]
                 start = now + ut
                 ut += dur
-                busy[U(u)] += dur
-                node_busy[U(n)] += dur
-                e_local += NF[U(nb + NF_LOCAL)]
-                e_offchip += NF[U(nb + NF_OFFCHIP)]
-                e_comp += NF[U(nb + NF_ECOMP)]
-                e_conv += NF[U(nb + NF_ECONV)]
-                e_move += NF[U(nb + NF_EMOVE)]
+                cnt[U(n)] += 1
                 firings += 1
                 if f < trace_frames:
                     _trace(tr, trf, S, 0, u, n, f, i, start, dur)
                 lt = FR[U(fb + FR_LT)]
-                ni = n * NI_W
-                for q in range(NI[U(ni + NI_OE_LO)], NI[U(ni + NI_OE_HI)]):
-                    e = oe_idx[U(q)]
-                    eb = e * EI_W
-                    dst = EI[U(eb + EI_DST)]
-                    j0, j1 = _targets(EI, eb, i, ltrips[U(lt + dst)])
-                    if j1 <= j0:
-                        continue
-                    if here[U(e)] != 0:
-                        _arrive(dst, j0, j1, f, slot, F, BT, BK, NI, st, RS, qh)
-                    else:
-                        pend[U(npend)] = (((f << BT) | i) << BK) | e
-                        npend += 1
-                fi = NI[U(ni + NI_BASE)] + i
+                fi = NI[U(n * NI_W + NI_BASE)] + i
+                for q in range(hp[U(fi)], hp[U(fi + 1)]):
+                    _here(q, f, slot, lt, has_levels, TH, ltrips, NI, st, RS, qh, F, BT, BK)
+                for q in range(sp[U(fi)], sp[U(fi + 1)]):
+                    npend = _send(q, f, i, lt, has_levels, TS, TSF, ltrips, pend, npend, lacc, BT)
                 if of_ptr[U(fi + 1)] > of_ptr[U(fi)]:
                     _outputs(f, fi, slot, start + dur, of_ptr, of_idx, FR, relt, first, record, done, S, T, hist,
                              hist_tot, hist_n, hall, hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot,
@@ -206,32 +226,14 @@ def _steps(P, S, G, Z, stop):
                 _key_push(qh, RS[U(rb + RS_QOFF)], qn, dfr[U(q)])
                 qn += 1
             RS[U(rb + RS_QN)] = qn
-            unit_time[U(u)] = ut
             if ut > compute:
                 compute = ut
-        # Exchange phase: each link moves this step's transfers back to back.
-        for q in range(NL):
-            link_time[U(q)] = 0.0
-        for q in range(npend):
-            key = pend[U(q)]
-            e = key & K_MASK
-            rid = EI[U(e * EI_W + EI_RID)]
-            if rid < 0:
-                continue  # to another unit without a link (the host's): arrives with the exchange
-            lk = rid - NU
-            eb = e * EF_W
-            t = EF[U(eb + EF_TIME)]
-            f = key >> FS
-            if f < trace_frames:
-                _trace(tr, trf, S, 1, lk, e, f, (key >> BK) & MT_MASK, now + compute + sync + link_time[U(lk)], t)
-            link_time[U(lk)] += t
-            busy[U(rid)] += t
-            link_bytes[U(lk)] += EF[U(eb + EF_BYTES)]
-            e_move += EF[U(eb + EF_EMOVE)]
+        # Exchange phase: each link moved this step's transfers back to back (their times summed
+        # in request order as they were requested); the longest link sets its length.
         exchange = 0.0
-        for q in range(NL):
-            if link_time[U(q)] > exchange:
-                exchange = link_time[U(q)]
+        for q in range(NL + 1):
+            exchange = max(exchange, lacc[U(q)])
+            lacc[U(q)] = 0.0
         step = tick if rollout else compute + sync + exchange
         if compute > 0.0 or exchange > 0.0:
             S[S_STEPS] += 1
@@ -244,27 +246,57 @@ def _steps(P, S, G, Z, stop):
         if firings == fired and npend == 0 and (not is_open or S[S_NEXT] >= frames):
             code = DEADLOCK
             break
+        if trace_frames > oldest:
+            # The trace rows of this step's transfers, in request order, each starting where the
+            # link's earlier transfers of the step end.
+            for q in range(npend):
+                pb = q * PD_W
+                e, lk = pend[U(pb + PD_E)] & 0xFFFFFFFF, pend[U(pb + PD_E)] >> 32
+                if lk == NL:
+                    continue
+                t = etime[U(e)]
+                fi = pend[U(pb + PD_F)]
+                if (fi >> BT) < trace_frames:
+                    _trace(tr, trf, S, 1, lk, e, fi >> BT, fi & MT_MASK, now + compute + sync + lacc[U(lk)], t)
+                lacc[U(lk)] += t
+            for q in range(NL + 1):
+                lacc[U(q)] = 0.0
         if step <= 0.0:
             # Nothing to do: wait for the next frame of an offered rate.
             nxt = S[S_NEXT] / rate if is_open else now
             step = max(nxt - now, idle)
         now = now + step
+        # The exchange ends: every transfer of the step is accounted (link busy time, bytes and
+        # energy, in request order after the step's firings) and delivers.
         for q in range(npend):
-            key = pend[U(q)]
-            e = key & K_MASK
-            f, i = key >> FS, (key >> BK) & MT_MASK
-            slot = f & mask
-            eb = e * EI_W
-            dst = EI[U(eb + EI_DST)]
-            j0, j1 = _targets(EI, eb, i, ltrips[U(FR[U(slot * FR_W + FR_LT)] + dst)])
-            _arrive(dst, j0, j1, f, slot, F, BT, BK, NI, st, RS, qh)
+            pb = q * PD_W
+            cnt[U(NN + (pend[U(pb + PD_E)] & 0xFFFFFFFF))] += 1  # (an edge without a link: never read)
+            f = pend[U(pb + PD_F)] >> BT
+            j = pend[U(pb + PD_J)]
+            _arrive(pend[U(pb + PD_DST)], j & 0xFFFFFFFF, j >> 32, f, f & mask, F, BT, BK, NI, st, RS, qh)
         if S[S_FINISHED] >= stop:
             code = PROGRESS
             break
     S[S_FIRINGS], S[S_SID] = firings, sid
     T[T_NOW] = now
-    T[T_LOCAL], T[T_OFFCHIP], T[T_ECOMP], T[T_ECONV], T[T_EMOVE] = e_local, e_offchip, e_comp, e_conv, e_move
     return code
+
+
+def _split_sends(G: dict, nu: int, nl: int) -> None:
+    """Each firing's send list (G["FO"]) as two lists: to its own unit (TH, hp) and to other units
+    (TS, sp, with each transfer's link time in TSF), in the same order within each."""
+    FO = G["FO"].reshape(-1, FO_W)
+    ptr = G["fo_ptr"]
+    here = FO[:, FO_RID] == -1
+    TH = FO[here][:, [FO_DST, FO_J]]
+    send = FO[~here]
+    lk = np.where(send[:, FO_RID] >= 0, send[:, FO_RID] - nu, nl)
+    TS = np.stack([send[:, FO_E], send[:, FO_DST], lk, send[:, FO_J]], axis=1)
+    seg = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))  # each row's firing index
+    G["hp"] = np.searchsorted(seg[here], np.arange(len(ptr)), side="left").astype(np.int64)
+    G["sp"] = np.searchsorted(seg[~here], np.arange(len(ptr)), side="left").astype(np.int64)
+    G["TH"], G["TS"] = np.ascontiguousarray(TH.ravel()), np.ascontiguousarray(TS.ravel())
+    G["TSF"] = np.where(lk < nl, G["etime"][send[:, FO_E]], 0.0)
 
 
 def simulate_ticks_fast(plan: SimPlan, mode: str, frames: int, rate: float | None, window: int | None = None,
@@ -285,24 +317,27 @@ def simulate_ticks_fast(plan: SimPlan, mode: str, frames: int, rate: float | Non
                   0 if levels is None else 1, 1 if rollout else 0, trace_frames], dtype=np.int64)
     G["PT"] = np.array([float(rate) if rate else 0.0, G["PF"][1], G["PF"][2], 0.0 if rollout else plan.sync_s,
                         rollout_tick(plan) if rollout else 0.0, idle_step_s])
-    e_link = np.asarray(plan.e_link)
-    src = np.asarray(plan.e_src)
+    if G["need0"].max(initial=0) < 2 ** 15:  # 16-bit input counters: the frame ring stays in the L1 cache
+        G["need0"] = G["need0"].astype(np.int16)
+        _ring(Z, cap, F, np.int16)
     unit_of = np.asarray(plan.unit_of)
-    G["here"] = ((G["EI"].reshape(-1, EI_W)[:, EI_RID] < 0) & (src >= 0)
-                 & (unit_of[np.maximum(src, 0)] == unit_of[np.asarray(plan.e_dst)])).astype(np.int64)
-    del e_link
     G["unodes"] = np.bincount(unit_of, minlength=nu).astype(np.int64)
     # Ready heaps: unit u holds at most (frames in flight) x (its firings per frame).
     per_frame = np.bincount(unit_of, weights=G["trips"], minlength=nu).astype(np.int64)
     Z["RS"] = np.zeros((nu + 1) * RS_W, dtype=np.int64)
     Z["stamp"] = np.zeros(nn, dtype=np.int64)
-    Z["unit_time"], Z["link_time"], Z["phase"] = np.zeros(nu), np.zeros(nl), np.zeros(3)
-    n_src = len(G["src_edges"])
+    _split_sends(G, nu, nl)
+    # Per link (and the spare slot nl): the exchange time of the step.
+    Z["lacc"], Z["phase"] = np.zeros(nl + 1), np.zeros(3)
+    n_src = int(G["fo_ptr"][-1] - G["fo_ptr"][-2])
+    sends = int(np.max(np.diff(G["fo_ptr"][:-1]), initial=0))
 
     def lay_out(c: int) -> None:
+        """Heaps, the waiting list and the transfers of a step for c frames in flight: a step fires
+        each node at most once (each sends at most its longest send list) and releases at most c."""
         _heaps(Z, c * per_frame + 1)
         Z["dfr"] = np.zeros(max(1, int(c * per_frame.max(initial=1))), dtype=np.int64)
-        Z["pend"] = np.zeros(len(plan.e_src) + c * n_src + 1, dtype=np.int64)
+        Z["pend"] = np.zeros(PD_W * (nn * sends + c * n_src + 1), dtype=np.int64)
 
     lay_out(cap)
     Gt = tuple(G[k] for k in G_NAMES)

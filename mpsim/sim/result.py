@@ -1,10 +1,15 @@
-"""What an engine run measures, in one container both engines fill the same way."""
+"""What an engine run measures, in one container every engine fills the same way."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from mpsim.sim.plan import SimPlan
 
 from mpsim.sim.stats import LatencyHistogram
 
@@ -49,3 +54,29 @@ def deadlock(left: int, frames: int) -> RuntimeError:
     that no firing produces (an inconsistent plan, never a property of the hardware)."""
     return RuntimeError(f"the plan deadlocks: {left} of {frames} frames can never finish (a firing waits for "
                         "an input that no firing of its frame produces)")
+
+
+def counted(plan: SimPlan, fired: np.ndarray, moved: np.ndarray) -> dict:
+    """Busy times, bytes, energies and firings of a run from how often each node fired and each
+    edge's data crossed its link: one definition for every engine, whatever order its events
+    came in (each product rounds once; the sums are exact-rounded, ``math.fsum``)."""
+    fired, moved = np.asarray(fired, dtype=np.int64), np.asarray(moved, dtype=np.int64)
+    node_busy = fired * plan.service_s
+    unit_busy = np.zeros(plan.n_units)
+    np.add.at(unit_busy, plan.unit_of, node_busy)
+    on_link = plan.e_link >= 0
+    link = plan.e_link[on_link]
+    n = moved[on_link]
+    nl = len(plan.link_names)
+    link_busy, link_bytes = np.zeros(nl), np.zeros(nl)
+    np.add.at(link_busy, link, n * plan.e_time[on_link])
+    np.add.at(link_bytes, link, n * plan.e_bytes[on_link])
+    link_move = n * (plan.e_bytes[on_link] * plan.link_energy_j_per_byte[link])
+    return dict(
+        unit_busy=unit_busy, node_busy=node_busy, link_busy=link_busy, link_bytes=link_bytes,
+        local_bytes=math.fsum(fired * plan.local_bytes), offchip_bytes=math.fsum(fired * plan.offchip_bytes),
+        energy_compute_j=math.fsum(fired * plan.energy_compute_j),
+        energy_conversion_j=math.fsum(fired * plan.energy_conversion_j),
+        energy_movement_j=math.fsum(np.concatenate([fired * plan.energy_move_j, link_move])),
+        firings=int(fired.sum()),
+    )

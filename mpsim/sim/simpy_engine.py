@@ -23,7 +23,7 @@ import numpy as np
 import simpy
 
 from mpsim.sim.plan import CARRIED, INIT, INVARIANT, PLAIN, SAME_UNIT, SOURCE, TAP, SimPlan
-from mpsim.sim.result import SimResult, deadlock
+from mpsim.sim.result import SimResult, counted, deadlock
 from mpsim.sim.stats import LatencyHistogram
 
 DECIDE = 2  # event priority below SimPy's NORMAL (1): decisions come last in an instant
@@ -96,12 +96,8 @@ class _Run:
         self.hist_all = LatencyHistogram(no)
         self.exit_hist, self.exit_all = LatencyHistogram(1), LatencyHistogram(1)
         self.first = np.full(no, np.nan)
-        self.unit_busy = np.zeros(nu)
-        self.node_busy = np.zeros(plan.n_nodes)
-        self.link_busy = np.zeros(nl)
-        self.link_bytes = np.zeros(nl)
-        self.local = self.offchip = self.e_comp = self.e_conv = self.e_move = 0.0
-        self.firings = 0
+        self.fire_count = np.zeros(plan.n_nodes, dtype=np.int64)  # firings per node: the accounting (result.counted)
+        self.moved = np.zeros(len(plan.e_src), dtype=np.int64)  # transfers per edge over its link
         self.next_frame = 0
         self.finished = 0
         self.frame0_done: float | None = None
@@ -175,9 +171,7 @@ class _Run:
         f, i, e = heapq.heappop(self.link_queue[link])
         self.link_idle[link] = False
         dur = float(self.p.e_time[e])
-        self.link_busy[link] += dur
-        self.link_bytes[link] += self.p.e_bytes[e]
-        self.e_move += self.p.e_bytes[e] * self.p.link_energy_j_per_byte[link]
+        self.moved[e] += 1
         if f < self.trace_frames:
             self.trace.append(("link", link, self.p.link_names[link], self.env.now, dur, f, i))
         self._later(dur, lambda: self.link_done(link, e, f, i))
@@ -221,14 +215,7 @@ class _Run:
     def fired(self, u: int, n: int, f: int, i: int, dur: float) -> None:
         p = self.p
         self.unit_idle[u] = True
-        self.unit_busy[u] += dur
-        self.node_busy[n] += dur
-        self.local += p.local_bytes[n]
-        self.offchip += p.offchip_bytes[n]
-        self.e_comp += p.energy_compute_j[n]
-        self.e_conv += p.energy_conversion_j[n]
-        self.e_move += p.energy_move_j[n]
-        self.firings += 1
+        self.fire_count[n] += 1
         trips = self.ftrips[f]
         for e in self.out_edges[n]:
             if len(targets(int(p.e_kind[e]), i, int(p.e_tap[e]), int(trips[p.e_dst[e]]))):
@@ -293,11 +280,8 @@ class _Run:
             frames=self.frames, warmup=self.warmup, first_latency=self.first, hist=self.hist,
             exit_hist=self.exit_hist,
             t_first=float(self.t_first), t_last=float(self.t_last), n_steady=self.n_steady,
-            end_time=float(self.env.now), unit_busy=self.unit_busy, node_busy=self.node_busy,
-            link_busy=self.link_busy, link_bytes=self.link_bytes, local_bytes=self.local,
-            offchip_bytes=self.offchip, energy_compute_j=self.e_comp, energy_conversion_j=self.e_conv,
-            energy_movement_j=self.e_move, firings=self.firings, release=self.rel, done=self.done,
-            trace=self.trace,
+            end_time=float(self.env.now), **counted(self.p, self.fire_count, self.moved), release=self.rel,
+            done=self.done, trace=self.trace,
         )
 
 

@@ -22,7 +22,7 @@ import simpy
 
 from mpsim.hw.profile import Profile
 from mpsim.sim.plan import SAME_UNIT, SOURCE, SimPlan
-from mpsim.sim.result import SimResult, deadlock
+from mpsim.sim.result import SimResult, counted, deadlock
 from mpsim.sim.simpy_engine import needs, targets
 from mpsim.sim.stats import LatencyHistogram
 
@@ -64,9 +64,8 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
     hist, hist_all = LatencyHistogram(n_out), LatencyHistogram(n_out)
     exit_hist, exit_all = LatencyHistogram(1), LatencyHistogram(1)
     first = np.full(n_out, np.nan)
-    unit_busy, node_busy = np.zeros(plan.n_units), np.zeros(plan.n_nodes)
-    link_busy, link_bytes = np.zeros(len(plan.link_names)), np.zeros(len(plan.link_names))
-    acc = {"local": 0.0, "off": 0.0, "ec": 0.0, "ev": 0.0, "em": 0.0, "firings": 0}
+    fire_count = np.zeros(plan.n_nodes, dtype=np.int64)  # firings per node: the accounting (result.counted)
+    moved = np.zeros(len(plan.e_src), dtype=np.int64)  # transfers per edge over its link
     rel = np.zeros(frames) if record else None
     done = np.full((frames, n_out), np.nan) if record else None
     trace: list = []
@@ -156,14 +155,7 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
                     dur = float(plan.service_s[n])
                     start = now + unit_time[u]
                     unit_time[u] += dur
-                    unit_busy[u] += dur
-                    node_busy[n] += dur
-                    acc["local"] += plan.local_bytes[n]
-                    acc["off"] += plan.offchip_bytes[n]
-                    acc["ec"] += plan.energy_compute_j[n]
-                    acc["ev"] += plan.energy_conversion_j[n]
-                    acc["em"] += plan.energy_move_j[n]
-                    acc["firings"] += 1
+                    fire_count[n] += 1
                     if f < trace_frames:
                         trace.append(("unit", u, plan.node_names[n], start, dur, f, i))
                     for e in out_edges[n]:
@@ -181,8 +173,8 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
             compute = float(unit_time.max(initial=0.0))
             # Exchange phase: each link moves this step's transfers back to back.
             link_time = np.zeros(len(plan.link_names))
-            moved, pending = pending, []
-            for e, f, i in moved:
+            transfers, pending = pending, []
+            for e, f, i in transfers:
                 link = int(plan.e_link[e])
                 if link == SAME_UNIT:
                     continue  # to another unit without a link (host in/out): arrives with the exchange
@@ -190,22 +182,20 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
                     trace.append(("link", link, plan.link_names[link], now + compute + sync + link_time[link],
                                   float(plan.e_time[e]), f, i))
                 link_time[link] += plan.e_time[e]
-                link_busy[link] += plan.e_time[e]
-                link_bytes[link] += plan.e_bytes[e]
-                acc["em"] += plan.e_bytes[e] * plan.link_energy_j_per_byte[link]
+                moved[e] += 1
             exchange = float(link_time.max(initial=0.0))
             step = tick if mode == "rollout" else compute + sync + exchange
             if compute > 0.0 or exchange > 0.0:
                 counters["steps"] += 1
                 phases[:] += (step, 0.0, 0.0) if mode == "rollout" else (compute, sync, exchange)
-            if not fired_now and not moved and (rate is None or counters["next"] >= frames):
+            if not fired_now and not transfers and (rate is None or counters["next"] >= frames):
                 raise deadlock(frames - counters["finished"], frames)
             if step <= 0.0:
                 # Nothing to do: wait for the next frame of an offered rate.
                 nxt = counters["next"] / rate if rate else now
                 step = max(nxt - now, 1.0 / p.clock_hz)
             yield env.timeout(step)
-            for e, f, i in moved:
+            for e, f, i in transfers:
                 deliver(e, f, i)
 
     env.process(stepper())
@@ -218,9 +208,7 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
         t_first, t_last = span["all_first"], span["all_last"]
     return SimResult(
         frames=frames, warmup=warm, first_latency=first, hist=hist, exit_hist=exit_hist, t_first=float(t_first),
-        t_last=float(t_last), n_steady=steady, end_time=float(env.now), unit_busy=unit_busy,
-        node_busy=node_busy, link_busy=link_busy, link_bytes=link_bytes, local_bytes=acc["local"],
-        offchip_bytes=acc["off"], energy_compute_j=acc["ec"], energy_conversion_j=acc["ev"],
-        energy_movement_j=acc["em"], firings=int(acc["firings"]), release=rel, done=done, trace=trace,
+        t_last=float(t_last), n_steady=steady, end_time=float(env.now), **counted(plan, fire_count, moved), release=rel,
+        done=done, trace=trace,
         steps=counters["steps"], phase_s=phases,
     )
