@@ -16,7 +16,7 @@ Measures, in one run (docs/engines.md quotes the figures):
   bsp), the same with ``--placement pipelined``, and 100,000 frames of pipelined dataflow.
 
 Writes benchmarks/results/engines.json.  Run: ``python benchmarks/bench_engines.py``
-(about 3 minutes; ``--quick`` for a smoke run of a few seconds).
+(about a minute; ``--quick`` for a smoke run of a few seconds).
 """
 
 from __future__ import annotations

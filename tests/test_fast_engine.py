@@ -208,6 +208,32 @@ def test_a_plan_that_deadlocks_is_refused(engine, mode):
         run_engine(bad, load_profile("ipu_m2000"), mode, engine, 5, None, levels=np.zeros(5, dtype=np.int64))
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_accounting_is_counts_times_the_plans_figures(mode):
+    """Busy times, bytes and energies are the firings of every node and the transfers of every
+    edge times the plan's figures for one, whatever order the events came in (result.counted)."""
+    from mpsim.sim.simpy_engine import targets
+
+    plan, frames = plan_of("itnet-tiny", "ipu_m2000"), 50
+    a, b = both(plan, frames, mode=mode)
+    fired = frames * plan.trips
+    assert a.firings == int(fired.sum())
+    np.testing.assert_array_equal(a.node_busy, fired * plan.service_s)
+    for k in ("energy_compute_j", "energy_conversion_j", "local_bytes", "offchip_bytes"):
+        assert getattr(a, k) == pytest.approx(float(fired @ getattr(plan, k)), rel=1e-12, abs=1e-300), k
+    assert a.energy_compute_j > 0 and a.local_bytes > 0
+    # Transfers on each edge: the producer's iterations whose data some consumer iteration needs
+    # (one transfer per producer iteration, however many consumer iterations read it)
+    moved = frames * np.array([sum(len(targets(int(kind), i, int(tap), int(plan.trips[d]))) > 0
+                                   for i in range(1 if s == SOURCE else int(plan.trips[s])))
+                               for s, d, kind, tap in zip(plan.e_src, plan.e_dst, plan.e_kind, plan.e_tap)])
+    for link in range(len(plan.link_names)):
+        on = plan.e_link == link
+        assert a.link_bytes[link] == pytest.approx(float(moved[on] @ plan.e_bytes[on]), rel=1e-12)
+    assert a.link_bytes.sum() > 0
+    assert_same(a, b)
+
+
 # Closed forms of tests/test_simulator.py --------------------------------------------------------
 
 def test_chain_closed_forms(tmp_path):

@@ -17,10 +17,15 @@ results to the last bit (docs/engines.md states the rules and describes this lay
   tuple order (f, i, n) / (f, i, e).  All heaps share one array, one slice per resource.
 * Per-frame state (inputs each firing still misses, outputs and firings to come, release time,
   exit level) lives in a ring of ``cap`` slots, slot = frame & (cap - 1); ``cap`` starts at
-  twice the window (64 for an offered rate).  When more frames are in flight than it holds
+  the power of two above the window (64 for an offered rate).  When more frames are in flight than it holds
   (a rate above capacity, frames retiring out of order), or a ready heap nears its capacity,
   the compiled loop returns, Python grows the arrays and the loop resumes where it stopped.
   Memory does not grow with the frame count unless ``record=True`` (``levels``: one int each).
+
+* Accounting is a count: firings per node (at their end) and transfers per edge (at their
+  start); ``mpsim.sim.result.counted`` turns the counts into busy times, bytes and energies, as
+  for every engine.  The first ``trace_frames`` frames' firings and transfers are recorded as
+  rows (at their decisions, as the SimPy engine appends them).
 
 The loop also returns every ~1 % of frames retired when ``progress`` is given.  Kernels run
 without numba's reference counting (``_nrt=False``: nothing is allocated inside) and index
@@ -53,8 +58,6 @@ NI_W, NI_UNIT, NI_BASE, NI_OE_LO, NI_OE_HI = 4, 0, 1, 2, 3
 # EI_RID: the link's resource id, or -1 inside a unit; EI_TAP: the tap iteration of a TAP edge, else -1;
 # EI_LO_I..EI_HI_0: the consumer iterations an arrival of producer iteration i feeds (see _targets).
 EI_W, EI_DST, EI_KIND, EI_TAP, EI_RID, EI_LO_I, EI_LO_0, EI_HI_I, EI_HI_0 = 8, 0, 1, 2, 3, 4, 5, 6, 7
-# What each firing sends (_firing_out_edges): edge, consumer, resource, targets lo | hi << 32.
-FO_W, FO_E, FO_DST, FO_RID, FO_J = 4, 0, 1, 2, 3
 # Resources, units 0..NU-1 then links: the key of the request in service, idle and pending
 # flags, the ready heap's offset, size and capacity.  Row R (after the last resource) holds a
 # flag: some ready heap is nearly full.
@@ -535,7 +538,6 @@ def _static(plan: SimPlan, rate: float | None, levels: np.ndarray | None) -> dic
             TAP: (0, 0, 0, 0)}
     EI[:, EI_LO_I:EI_HI_0 + 1] = np.array([coef[TAP if t else int(k)] for k, t in zip(kind, tapped)],
                                           dtype=np.int64).reshape(-1, 4)
-    fo_ptr, FO = _firing_out_edges(plan, EI, out_edges, src, trips)
     lt = np.ascontiguousarray(plan.level_trips, dtype=np.int64)
     srcpush, slack = _push_bounds(plan, trips)
     pf = np.array([float(rate) if rate else 0.0, BIN_LO, math.log(BIN_GROWTH)])
@@ -546,37 +548,8 @@ def _static(plan: SimPlan, rate: float | None, levels: np.ndarray | None) -> dic
         src_edges=np.array(src, dtype=np.int64),
         of_ptr=of_ptr, of_idx=of_idx, need0=need0, ltrips=c(lt.ravel()), lwork=lt.sum(axis=1),
         levels=np.zeros(1, dtype=np.int64) if levels is None else c(levels, dtype=np.int64), PF=pf,
-        trips=trips, srcpush=srcpush, slack=slack, fo_ptr=fo_ptr, FO=FO.ravel(),
+        trips=trips, srcpush=srcpush, slack=slack,
     )
-
-
-def _firing_out_edges(plan: SimPlan, EI: np.ndarray, out_edges: list[list[int]], src: list[int],
-                      trips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The data each firing sends, row by row: per firing index (node base + iteration; then one
-    list for a release) the out edges whose targets at the full exit level are not empty, with
-    those targets.  An early exit only cuts a target range (to the level's trips), so an edge left
-    out here is empty at every level.  FO_RID: the link's resource id; inside a unit -1, to
-    another unit without a link -2 (the host's: at once in dataflow, with the exchange in bsp)."""
-    unit_of = np.asarray(plan.unit_of)
-    rows: list[tuple[int, int, int, int]] = []
-    ptr = [0]
-
-    def add(edges: list[int], i: int, unit: int) -> None:
-        for e in edges:
-            r = EI[e]
-            dst = int(r[EI_DST])
-            lo = int(r[EI_LO_I]) * i + int(r[EI_LO_0])
-            hi = min(int(r[EI_HI_I]) * i + int(r[EI_HI_0]) + (1 if i == r[EI_TAP] else 0), int(trips[dst]))
-            if hi > lo:
-                rid = int(r[EI_RID]) if r[EI_RID] >= 0 else (-1 if unit < 0 or unit_of[dst] == unit else -2)
-                rows.append((e, dst, rid, lo | (hi << 32)))
-        ptr.append(len(rows))
-
-    for n in range(plan.n_nodes):
-        for i in range(int(trips[n])):
-            add(out_edges[n], i, int(unit_of[n]))
-    add(src, 0, -1)
-    return np.array(ptr, dtype=np.int64), np.array(rows, dtype=np.int64).reshape(-1, FO_W)
 
 
 def _bits(n: int) -> int:

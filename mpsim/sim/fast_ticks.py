@@ -1,20 +1,24 @@
 """The compiled engine's step modes: the SimPy tick engine's bsp and rollout rules in numba.
 
-It replays ``mpsim.sim.tick_engine.simulate_ticks`` step for step, with the same float
-operations in the same order, so every SimResult field agrees to the last bit (docs/engines.md):
+It replays ``mpsim.sim.tick_engine.simulate_ticks`` step for step, so every SimResult field,
+trace included, agrees to the last bit (docs/engines.md):
 
 * a step releases the frames due, then runs each unit in turn (units in index order): the unit
   pops its ready heap (keys ``((f << BT | i) << BK) | n``, SimPy's (f, i, n) order), fires each
-  node at most once (a node already fired this step waits for the next), and a firing's data for
-  a node of the same unit inside it arrives at once (it may fire in this step); everything else
-  waits for the exchange phase;
+  node at most once (a node already fired this step waits for the next; once every node of the
+  unit fired, the rest of its heap waits untouched), and a firing's data for a node of the same
+  unit arrives at once (it may fire in this step); everything else waits for the exchange phase;
 * the exchange phase moves the step's transfers, link by link back to back, in the order they
-  were requested; the step lasts max(compute) + sync + max(exchange) (bsp) or the fixed tick
-  (rollout); then every transfer of the step delivers.
+  were requested (each link's time is summed as the transfers are requested, in that order); the
+  step lasts max(compute) + sync + max(exchange) (bsp) or the fixed tick (rollout); then every
+  transfer of the step delivers.
 
-The frame ring, the ready heaps, the histograms and the plan tables are the dataflow engine's
-(``mpsim.sim.fast_engine``); the loop returns to Python at step boundaries only: to grow the frame
-ring (and the heaps with it) or to report progress.
+Each firing index has two precomputed lists (``_sends``): the data it hands to its own unit and
+the data it sends to others, with their target iterations, so a firing does no edge arithmetic.
+The frame ring (16-bit input counters where they fit: it stays in the L1 cache), the ready heaps,
+the histograms and the plan tables are the dataflow engine's (``mpsim.sim.fast_engine``); the loop
+returns to Python at step boundaries only: to grow the frame ring (and the heaps with it), to
+report progress, or to say that frames can never finish.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import numpy as np
 from numba import njit
 
 from mpsim.sim.fast_engine import (
-    DONE, FO_DST, FO_E, FO_J, FO_RID, FO_W, FR_LEFT, FR_LT, FR_W, FR_WORK, GROW, NI_BASE, NI_UNIT, NI_W, PROGRESS,
-    RS_QN, RS_QOFF, RS_W, S_CAP, S_F0DONE, S_FINISHED, S_FIRINGS, S_NEED, S_NEXT, S_OLDEST, S_TRN, S_WARMUP, T_NOW,
-    U, _grow_ring, _heaps, _key_pop, _key_push, _outputs, _prepare, _result, _ring, _trace, _trace_list,
+    DONE, EI_DST, EI_HI_0, EI_HI_I, EI_LO_0, EI_LO_I, EI_RID, EI_TAP, EI_W, FR_LEFT, FR_LT, FR_W, FR_WORK, GROW,
+    NI_BASE, NI_UNIT, NI_W, PROGRESS, RS_QN, RS_QOFF, RS_W, S_CAP, S_F0DONE, S_FINISHED, S_FIRINGS, S_NEED, S_NEXT,
+    S_OLDEST, S_TRN, S_WARMUP, T_NOW, U, _grow_ring, _heaps, _key_pop, _key_push, _outputs, _prepare, _result,
+    _ring, _trace, _trace_list,
 )
-from mpsim.sim.plan import SimPlan
+from mpsim.sim.plan import SOURCE, SimPlan
 from mpsim.sim.result import SimResult, deadlock
 
 # Integer state beyond the dataflow engine's: steps counted, the current step's stamp.
@@ -38,8 +43,8 @@ S_SIZE = S_TRN + 3
 # A transfer waiting for the exchange phase: edge | link << 32, frame << BT | iteration, consumer, its
 # iterations lo | hi << 32.
 PD_W, PD_E, PD_F, PD_DST, PD_J = 4, 0, 1, 2, 3
-# What a firing hands over (fast_engine._firing_out_edges, split): to a node of its own unit (consumer,
-# iterations), and to another unit (edge, consumer, link or the spare slot NL, iterations).
+# What a firing hands over (_sends): to a node of its own unit (consumer, iterations lo | hi << 32), and to
+# another unit (edge, consumer, link or the spare slot NL, iterations).
 TH_W, TH_DST, TH_J = 2, 0, 1
 TS_W, TS_E, TS_DST, TS_LK, TS_J = 4, 0, 1, 2, 3
 DEADLOCK = 3  # a return code of the step loop: nothing can happen any more, frames are left
@@ -282,21 +287,48 @@ def _steps(P, S, G, Z, stop):
     return code
 
 
-def _split_sends(G: dict, nu: int, nl: int) -> None:
-    """Each firing's send list (G["FO"]) as two lists: to its own unit (TH, hp) and to other units
-    (TS, sp, with each transfer's link time in TSF), in the same order within each."""
-    FO = G["FO"].reshape(-1, FO_W)
-    ptr = G["fo_ptr"]
-    here = FO[:, FO_RID] == -1
-    TH = FO[here][:, [FO_DST, FO_J]]
-    send = FO[~here]
-    lk = np.where(send[:, FO_RID] >= 0, send[:, FO_RID] - nu, nl)
-    TS = np.stack([send[:, FO_E], send[:, FO_DST], lk, send[:, FO_J]], axis=1)
-    seg = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))  # each row's firing index
-    G["hp"] = np.searchsorted(seg[here], np.arange(len(ptr)), side="left").astype(np.int64)
-    G["sp"] = np.searchsorted(seg[~here], np.arange(len(ptr)), side="left").astype(np.int64)
-    G["TH"], G["TS"] = np.ascontiguousarray(TH.ravel()), np.ascontiguousarray(TS.ravel())
-    G["TSF"] = np.where(lk < nl, G["etime"][send[:, FO_E]], 0.0)
+def _sends(plan: SimPlan, G: dict, nu: int, nl: int) -> None:
+    """What each firing hands over, row by row: per firing index (node base + iteration; then one
+    list for a release) the out edges whose targets at the full exit level are not empty, with
+    those targets, split into data for a node of the firing's own unit (TH, CSR hp: it arrives at
+    once) and data for other units (TS, CSR sp: with the exchange; TSF its link time, 0 without
+    a link), each in edge order.  An early exit only cuts a target range (to the level's trips),
+    so an edge left out here is empty at every level."""
+    EI = G["EI"].reshape(-1, EI_W)
+    trips = G["trips"]
+    unit_of = np.asarray(plan.unit_of)
+    out_edges: list[list[int]] = [[] for _ in range(plan.n_nodes)]
+    src_edges = []
+    for e, s in enumerate(plan.e_src):
+        (src_edges if s == SOURCE else out_edges[int(s)]).append(e)
+    here: list[tuple[int, int]] = []
+    send: list[tuple[int, int, int, int]] = []
+    hp, sp = [0], [0]
+
+    def add(edges: list[int], i: int, unit: int) -> None:
+        for e in edges:
+            r = EI[e]
+            dst = int(r[EI_DST])
+            lo = int(r[EI_LO_I]) * i + int(r[EI_LO_0])
+            hi = min(int(r[EI_HI_I]) * i + int(r[EI_HI_0]) + (1 if i == r[EI_TAP] else 0), int(trips[dst]))
+            if hi <= lo:
+                continue
+            if r[EI_RID] < 0 and (unit < 0 or unit_of[dst] == unit):  # a release's data for the host is here too
+                here.append((dst, lo | (hi << 32)))
+            else:
+                send.append((e, dst, int(r[EI_RID]) - nu if r[EI_RID] >= 0 else nl, lo | (hi << 32)))
+        hp.append(len(here))
+        sp.append(len(send))
+
+    for n in range(plan.n_nodes):
+        for i in range(int(trips[n])):
+            add(out_edges[n], i, int(unit_of[n]))
+    add(src_edges, 0, -1)
+    TH = np.array(here, dtype=np.int64).reshape(-1, TH_W)
+    TS = np.array(send, dtype=np.int64).reshape(-1, TS_W)
+    G["TH"], G["hp"] = np.ascontiguousarray(TH.ravel()), np.array(hp, dtype=np.int64)
+    G["TS"], G["sp"] = np.ascontiguousarray(TS.ravel()), np.array(sp, dtype=np.int64)
+    G["TSF"] = np.where(TS[:, TS_LK] < nl, G["etime"][TS[:, TS_E]], 0.0)
 
 
 def simulate_ticks_fast(plan: SimPlan, mode: str, frames: int, rate: float | None, window: int | None = None,
@@ -326,11 +358,11 @@ def simulate_ticks_fast(plan: SimPlan, mode: str, frames: int, rate: float | Non
     per_frame = np.bincount(unit_of, weights=G["trips"], minlength=nu).astype(np.int64)
     Z["RS"] = np.zeros((nu + 1) * RS_W, dtype=np.int64)
     Z["stamp"] = np.zeros(nn, dtype=np.int64)
-    _split_sends(G, nu, nl)
+    _sends(plan, G, nu, nl)
     # Per link (and the spare slot nl): the exchange time of the step.
     Z["lacc"], Z["phase"] = np.zeros(nl + 1), np.zeros(3)
-    n_src = int(G["fo_ptr"][-1] - G["fo_ptr"][-2])
-    sends = int(np.max(np.diff(G["fo_ptr"][:-1]), initial=0))
+    n_src = int(G["sp"][-1] - G["sp"][-2])
+    sends = int(np.max(np.diff(G["sp"][:-1]), initial=0))
 
     def lay_out(c: int) -> None:
         """Heaps, the waiting list and the transfers of a step for c frames in flight: a step fires
