@@ -49,7 +49,8 @@ def run_point(task: dict[str, Any]) -> list[dict[str, Any]]:
     energy = rep["energy_j_per_frame"]
     st = rep["steady_state"] or {}
     return [{
-        **base, "mode": rep["mode"], "placement": rep["placement"], "engine": rep["engine"],
+        **base, "mode": task["mode"] if task["mode"] != "default" else rep["mode"], "executed_mode": rep["mode"],
+        "placement": rep["placement"], "engine": rep["engine"],
         "offered_rate_fps": task["rate"], "converged": st.get("converged"), "frames": st.get("frames"),
         "fits": rep["fits"], "feasible": rep["feasible"], "strategy": rep["strategy"],
         "required_bytes": rep["memory"]["required_bytes"], "capacity_bytes": rep["memory"]["capacity_bytes"],

@@ -197,7 +197,9 @@ def test_sequential_fits_by_weights_plus_peak_live(tmp_path):
     p = load_profile("ipu_gc200")
     pl = place(g, p, RunOptions(placement="sequential"))
     weights = p.precision.weight_bytes(sum(w.numel for w in g.weights.values()))
-    assert pl.fits and weights < pl.memory.required_bytes < weights + 60e6
+    code = p.code_per_tile_bytes * p.tiles_per_chip  # code and vertex state on every tile
+    # The Cityscapes ItNet's largest live set: a 1024 x 512 fp16 map of 19 classes and its input.
+    assert pl.fits and weights + code + 19 * 1024 * 512 * 2 < pl.memory.required_bytes < weights + code + 60e6
 
 
 # Precisions ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mpsim.hw.profile import Profile, list_profiles, load_profile
-from mpsim.hw.schema import SECTIONS
+from mpsim.hw.schema import PRECISION_RATE, SECTIONS
 from mpsim.hw.units import DIMENSIONS
 
 
@@ -61,7 +61,7 @@ def run_list(args) -> int:
         table.add_column(col, justify=just, no_wrap=col in ("name", "clock"))  # type: ignore[arg-type]
     for name in list_profiles():
         p = load_profile(name)
-        table.add_row(p.name, f"{p.kind}\n{p.default_mode}", f"{p.total_tiles:,}", _memory(p), _hz(p.clock_hz),
+        table.add_row(p.name, f"{p.kind}\n{p.default_placement}", f"{p.total_tiles:,}", _memory(p), _hz(p.clock_hz),
                       _short(p.description))
     Console().print(table)
     return 0
@@ -69,7 +69,8 @@ def run_list(args) -> int:
 
 def _si_text(field: str, si: float) -> str:
     section, key = field.split(".", 1)
-    dim = DIMENSIONS[SECTIONS[section][key].dim]
+    spec = PRECISION_RATE if section == "precision" else SECTIONS[section][key]
+    dim = DIMENSIONS[spec.dim]
     if dim.name == "boolean":
         return str(bool(si)).lower()
     return f"{si:.6g} {dim.si_unit}"
@@ -81,8 +82,9 @@ def run_show(args) -> int:
     console.print(f"[bold]{p.name}[/bold]: {p.description}", highlight=False)
     head = Table(show_header=False)
     head.add_row("file", str(p.path))
-    head.add_row("kind / default mode", f"{p.kind} / {p.default_mode}")
-    head.add_row("numerics", f"weights {p.numerics.weights}, activations {p.numerics.activations}")
+    head.add_row("kind / placement / mode", f"{p.kind} / {p.default_placement} / {p.default_mode}")
+    head.add_row("precision", f"{p.precision.name} (default; also {', '.join(k for k in p.mac_rates if k != p.precision.name) or 'nothing else'})")
+    head.add_row("static power", f"{p.static_power_w:g} W")
     head.add_row("tiles", f"{p.total_tiles:,} ({p.chips} x {p.tiles_per_chip:,})")
     head.add_row("in-processor memory", _memory(p, long=True).replace("\n", " "))
     per = {"crossbar": "array", "gpu": "SM"}.get(p.kind, "tile")

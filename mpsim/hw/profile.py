@@ -288,8 +288,9 @@ def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _raw_profile(name_or_path: str | os.PathLike[str], depth: int = 0) -> tuple[dict[str, Any], Path, str]:
-    """The profile's raw mapping with ``extends`` resolved (the parent's fields under its own)."""
+def read_raw(name_or_path: str | os.PathLike[str], depth: int = 0) -> tuple[dict[str, Any], Path, str]:
+    """(raw mapping, path, name in messages) of a profile, ``extends`` resolved: the parent's
+    fields under the file's own, section by section."""
     path, where = _resolve(name_or_path)
     raw = _read_yaml(path, where)
     if not isinstance(raw, dict) or "extends" not in raw:
@@ -303,7 +304,7 @@ def _raw_profile(name_or_path: str | os.PathLike[str], depth: int = 0) -> tuple[
         target = parent
     else:
         target = str(path.parent / parent)
-    base, _, _ = _raw_profile(target, depth + 1)
+    base, _, _ = read_raw(target, depth + 1)
     return _merge(base, raw), path, where
 
 
@@ -370,7 +371,7 @@ def load_profile(name_or_path: str | os.PathLike[str], overrides: Mapping[str, A
                  precision: str | None = None) -> Profile:
     """A built-in profile by name, or a user's profile by path, with optional field overrides
     and another listed precision; ``ProfileError`` (one line) if unknown or bad."""
-    raw, path, where = _raw_profile(name_or_path)
+    raw, path, where = read_raw(name_or_path)
     if overrides:
         raw = apply_overrides(raw, overrides, where)
     return _build(raw, path, where).with_precision(precision)

@@ -10,6 +10,7 @@ a placement cannot run is refused, never switched.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 from mpsim.errors import MpsimError
@@ -32,16 +33,16 @@ def make_plan(g: Graph, p: Profile, options: RunOptions | None = None) -> tuple[
     return pl, build_plan(pl) if pl.feasible else None
 
 
-def resolve_mode(plan_or_placement: SimPlan | Placement, p: Profile, mode: str | None) -> str:
+def resolve_mode(pl: Placement, p: Profile, mode: str | None) -> str:
     """The mode a run uses: pipelined placements take the requested one (default: the profile's),
-    the others run bsp and refuse any other request."""
-    strategy = plan_or_placement.strategy
+    the others run bsp. Asking a sequential or layer-by-layer placement for another mode is
+    refused; a pipelined request that fell back (it did not fit) runs bsp, and its note says so."""
     if mode is not None and mode not in MODES:
         raise MpsimError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
-    if strategy == "pipelined":
+    if pl.strategy == "pipelined":
         return mode or p.default_mode
-    if mode not in (None, "bsp"):
-        raise MpsimError(f"mode '{mode}' needs the pipelined placement; a {strategy} run executes one operation "
+    if pl.style != "pipelined" and mode not in (None, "bsp"):
+        raise MpsimError(f"mode '{mode}' needs the pipelined placement; a {pl.strategy} run executes one operation "
                          "per superstep (bsp): use --placement pipelined or leave --mode out")
     return "bsp"
 
@@ -111,7 +112,9 @@ def simulate(g: Graph, p: Profile, options: RunOptions | None = None, mode: str 
     """Place, plan and run ``g`` on ``p`` to steady state; return (report, engine result, plan)."""
     options = options or RunOptions()
     pl, plan = make_plan(g, p, options)
-    mode = resolve_mode(pl, p, mode)
+    asked, mode = mode, resolve_mode(pl, p, mode)
+    if asked not in (None, mode):
+        pl = dataclasses.replace(pl, note=f"{pl.note}; mode {asked} applies to a pipelined run, this one ran {mode}")
     if plan is None:
         return build_report(pl, None, None, None, mode, None, rate), None, None
     used = resolve_engine(engine, mode, plan.strategy)
