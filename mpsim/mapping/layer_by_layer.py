@@ -71,4 +71,4 @@ def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
         strategy="layer_by_layer", note=f"{len(units)} kernels per batch of {batch}, {replicas} GPU(s)",
         replicas=replicas, chips_per_replica=1, memory=verdict, units=(device,), nodes=tuple(nodes),
         edges=tuple(edges), links=(), outputs=tuple((n, it) for n, it, _ in output_refs(u, list(unit_of))),
-        sync_s=0.0, window=2, meta={"kernels": len(units)})
+        sync_s=0.0, meta={"kernels": len(units)})

@@ -187,4 +187,4 @@ def _build(g, p, options, units, unit_of, weights, live, stage, stages, replicas
         note=note, replicas=replicas, chips_per_replica=stages, memory=verdict, units=tuple(stage_units),
         nodes=tuple(nodes), edges=tuple(plan_edges), links=tuple(links),
         outputs=tuple((n, it) for n, it, _ in output_refs(g, list(unit_of))), sync_s=p.sync_for(stages),
-        window=stages + 1, meta={"stages": stages, "streamed_bytes": float(streamed.sum())})
+        meta={"stages": stages, "streamed_bytes": float(streamed.sum())})

@@ -73,10 +73,10 @@ def utilisation(plan: SimPlan, r: SimResult, mode: str, thr: float) -> list[dict
         rows.append({"name": name, "class": LINK_CLASSES[int(plan.link_class[k])] + " link",
                      "utilisation": float(r.link_busy[k] / frames * thr)})
     if mode in ("bsp", "rollout") and r.steps and plan.strategy == "pipelined":
-        step = float(r.phase_s.sum()) / r.steps
-        fires = firings_per_frame(plan, r)
+        # The share of supersteps in which the unit's busiest node fired (at most one each).
+        share = firings_per_frame(plan, r) * r.frames / r.steps
         occupancy = np.zeros(plan.n_units)
-        np.maximum.at(occupancy, plan.unit_of, fires * thr * step)
+        np.maximum.at(occupancy, plan.unit_of, share)
         for u, name in enumerate(plan.unit_names):
             if plan.unit_kind[u] == 0:
                 rows.append({"name": name, "class": "superstep share", "utilisation": float(occupancy[u])})

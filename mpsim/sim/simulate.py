@@ -72,6 +72,11 @@ def run_engine(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int, r
     if mode != "dataflow" and plan.strategy == "pipelined":
         from mpsim.sim.tick_engine import simulate_ticks
 
+        # A superstep moves every frame one node on: to keep every unit busy a pipeline needs a
+        # frame at each of its units (each unit buffers one frame), not only enough to cover the
+        # busiest unit's time as in dataflow.
+        window = window or max(plan.window, plan.n_units + 2)
+
         return simulate_ticks(plan, p, mode, frames, rate, window, record, trace_frames, progress, levels)
     if engine == "compiled":
         from mpsim.sim.fast_engine import simulate_fast
