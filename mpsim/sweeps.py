@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 from mpsim.hw.profile import load_profile
@@ -15,11 +16,13 @@ from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE
 def tasks(profiles, models, modes, frames: int | None, engine: str, policy: str | None = None,
           values: list[float] | None = None, data: str = "digits", data_frames: int = 16, seed: int = 0,
           options: RunOptions | None = None, rates: list[float | None] | None = None,
-          tolerance: float = DEFAULT_TOLERANCE, max_frames: int = DEFAULT_MAX_FRAMES) -> list[dict]:
-    """One task per profile x model x mode x offered rate (None: as fast as accepted)."""
+          tolerance: float = DEFAULT_TOLERANCE, max_frames: int = DEFAULT_MAX_FRAMES,
+          report: bool = False) -> list[dict]:
+    """One task per profile x model x mode x offered rate (None: as fast as accepted); with
+    ``report`` each row also carries its run report (``row["report"]``, for the HTML view)."""
     return [dict(profile=p, model=m, mode=md, frames=frames, engine=engine, policy=policy, values=values,
                  data=data, data_frames=data_frames, seed=seed, options=options or RunOptions(), rate=r,
-                 tolerance=tolerance, max_frames=max_frames)
+                 tolerance=tolerance, max_frames=max_frames, report=report)
             for p, m, md, r in itertools.product(profiles, models, modes, rates or [None])]
 
 
@@ -36,13 +39,16 @@ def run_point(task: dict[str, Any]) -> list[dict[str, Any]]:
 
         h, w = g.tensors[g.inputs[0]].shape[-2:]
         images, labels = load_frames(task["data"], None, task["data_frames"], (h, w), task["seed"])
-        ex = Executor(g, load_weights(task["model"], g))
+        folder = Path(task["model"])
+        ex = Executor(g, load_weights(folder.parent if folder.is_file() else folder, g))
         res = sweep(g, p, predict(ex.run, images, labels), task["policy"], task["values"], options=task["options"],
                     mode=mode, engine=task["engine"], frames=task["frames"], tolerance=task["tolerance"],
                     max_frames=task["max_frames"])
+        extra = {"report": res["report"]} if task.get("report") else {}
         return [{**base, "mode": res["mode"], "policy": task["policy"], **pt,
                  "traffic_bytes_per_frame": None if pt["traffic_bytes_per_frame"] is None
-                 else sum(pt["traffic_bytes_per_frame"].values())} for pt in res["points"]]
+                 else sum(pt["traffic_bytes_per_frame"].values()), **(extra if j == 0 else {})}
+                for j, pt in enumerate(res["points"])]
     rep, _, _ = simulate(g, p, task["options"], mode=mode, engine=task["engine"], frames=task["frames"],
                          rate=task["rate"], tolerance=task["tolerance"], max_frames=task["max_frames"])
     lat = rep["latency_s"]
@@ -61,4 +67,5 @@ def run_point(task: dict[str, Any]) -> list[dict[str, Any]]:
         "offchip_bytes_per_frame": (rep["traffic_bytes_per_frame"] or {}).get("offchip"),
         "energy_j_per_frame": energy["total"] if energy else None, "power_w": rep["power_w"],
         "bottleneck": (rep["bottleneck"] or {}).get("name"),
+        **({"report": rep} if task.get("report") else {}),
     }]

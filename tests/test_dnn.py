@@ -421,7 +421,8 @@ def test_cli_budget(tmp_path, capsys):
 def test_cli_catalog_and_unknown_preset(tmp_path, capsys):
     out = tmp_path / "cat.json"
     assert main(["dnn", "catalog", "--preset", "dnn-tiny", "--json", str(out)]) == 0
-    assert len(json.loads(out.read_text())) == 16
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "mpsim.dnn-catalog/1" and len(doc["subnets"]) == 16
     assert main(["dnn", "grid", "--preset", "itnet-tiny"]) == 2
     assert "unknown DNN preset" in capsys.readouterr().err
 

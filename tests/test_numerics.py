@@ -73,7 +73,7 @@ def test_executor_under_numerics(tiny_dir):
 
 def test_verify_with_profile(tiny_dir, tmp_path):
     out = tmp_path / "v.json"
-    assert main(["verify", str(tiny_dir), "--profile", "memristor_isaac", "--data", "digits", "--frames", "2",
+    assert main(["verify", str(tiny_dir), "--profile", "memristor_isaac", "--data", "digits", "--data-frames", "2",
                  "--json", str(out)]) == 0
     rep = json.loads(out.read_text())
     assert rep["profile"] == "memristor_isaac" and len(rep["outputs"]) == 4

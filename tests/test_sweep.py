@@ -18,7 +18,9 @@ def test_sweep_rows_cover_the_product(tmp_path):
                "--modes", "dataflow,bsp", "--placement", "pipelined", "--frames", "20", "--json", str(out),
                "--csv", str(csv)])
     assert rc == 0
-    rows = json.loads(out.read_text())
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "mpsim.sweep/1" and doc["mpsim_version"]
+    rows = doc["rows"]
     assert len(rows) == 2 * 2 * 2
     assert {(r["profile"], r["model"], r["mode"]) for r in rows} == {
         (p, m, md) for p in ("ipu_m2000", "ipu_embedded") for m in ("itnet-tiny", "itnet-camvid-independent")
@@ -35,7 +37,7 @@ def test_run_and_sweep_agree_on_one_configuration(tmp_path):
     out, rep = tmp_path / "s.json", tmp_path / "r.json"
     assert main(["run", "--profile", "ipu_gc200", "--model", "itnet-tiny", "--json", str(rep), "--quiet"]) == 0
     assert main(["sweep", "--profiles", "ipu_gc200", "--models", "itnet-tiny", "--json", str(out)]) == 0
-    run, (row,) = json.loads(rep.read_text()), json.loads(out.read_text())
+    run, (row,) = json.loads(rep.read_text()), json.loads(out.read_text())["rows"]
     assert run["steady_state"]["converged"] and row["converged"]
     assert row["throughput_fps"] == run["throughput_fps"] and row["mean_latency_last_s"] == run["latency_s"]["mean"][-1]
 

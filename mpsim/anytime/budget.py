@@ -53,7 +53,8 @@ def load_catalog(folder: str | Path) -> list[Subnet]:
     out = []
     for i, e in enumerate(entries):
         if not isinstance(e, dict) or "graph" not in e or "accuracy" not in e:
-            raise MpsimError(f"{path}: subnets[{i}] needs 'graph' and 'accuracy'")
+            raise MpsimError(f"{path}: subnets[{i}] needs 'graph' and 'accuracy' (write the catalog with "
+                             "`mpsim dnn catalog --accuracy FILE --export DIR`, which exports the graphs)")
         g = load_graph(root / e["graph"])  # its last output is the sub-network's prediction
         macs = sum(n.macs for n in g.nodes)
         out.append(Subnet(str(e.get("name", e["graph"])), g, float(e["accuracy"]), int(e.get("macs", macs)),

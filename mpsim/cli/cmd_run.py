@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from mpsim.fmt import count, fraction, seconds
+from mpsim.views.table import Column, TableView
 
-from mpsim.atomic import write_json
+from mpsim.atomic import write_text
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import load_profile
 from mpsim.models import DEFAULT_MODEL, resolve_model
+from mpsim.cli.output import add_output_flags, print_tables, write_outputs
 from mpsim.cli.view import print_report
 from mpsim.mapping.placement import HOST_OUTPUTS, STYLES, RunOptions
 from mpsim.sim.simulate import ENGINES, MODES, simulate
 from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE
+from mpsim.sim.report import SCHEMA
 from mpsim.sim.trace import write_trace
+from mpsim.views.run_tables import report_tables
 
 
 def register(sub) -> None:
@@ -24,7 +28,7 @@ def register(sub) -> None:
                    help=f"built-in model name, graph.json or export folder (default {DEFAULT_MODEL})")
     add_run_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed for every random choice (recorded in the report)")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    add_output_flags(p, "write the report as JSON (schema mpsim.report/2, docs/semantics.md)", html=True)
     p.add_argument("--trace", metavar="FILE", help="write a Chrome trace (opens in Perfetto) of the first frames")
     p.add_argument("--trace-frames", type=int, default=4, help="frames to include in the trace (default 4)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -76,6 +80,8 @@ def _positive_int(text, flag: str) -> int:
 def run(args) -> int:
     profile = load_profile(args.profile)
     if args.budget_trace:
+        if args.html or args.trace:
+            raise MpsimError("--html and --trace go with a plain run, not with --budget-trace")
         return run_budget(args, profile)
     if args.deadline is not None or args.plot:
         raise MpsimError("--deadline and --plot go with --budget-trace")
@@ -103,8 +109,11 @@ def run(args) -> int:
         console.print(f"[yellow]warning:[/yellow] not converged: the 95 % intervals are wider than "
                       f"{st['tolerance']:.2%} after {st['frames']:,} frames (leave --frames out, or raise --max-frames)")
     print_report(rep)
-    if args.json:
-        write_json(args.json, rep)
+    write_outputs(args, report_tables(rep), SCHEMA, rep)
+    if args.html:
+        from mpsim.views.html import run_page
+
+        write_text(args.html, run_page(rep))
     if args.trace and result is not None:
         write_trace(args.trace, result, plan)
     return 0
@@ -129,20 +138,24 @@ def run_budget(args, profile) -> int:
         res = simulate_budget(subnets, profile, unit, times, values, deadline=args.deadline, frames=frames,
                               rate=rate, engine=args.engine, progress=lambda i: progress.update(task, completed=i))
     res["seed"] = args.seed
-    t = Table(title=f"sub-network chosen per budget segment on {profile.name} (deadline {args.deadline * 1e3:g} ms)")
-    for col in ("from (s)", f"free {unit}", "frames", "sub-network", "accuracy", "latency"):
-        t.add_column(col, justify="right")
-    for s in res["segments"]:
-        t.add_row(f"{s['from_s']:g}", f"{s['budget']:,.0f}", str(s["frames"]), s["subnet"] or "dropped",
-                  "-" if s["accuracy"] is None else f"{s['accuracy']:.4f}",
-                  "-" if s["latency_s"] is None else f"{s['latency_s'] * 1e6:.1f} us")
-    Console().print(t)
-    acc = "-" if res["mean_accuracy"] is None else f"{res['mean_accuracy']:.4f}"
-    lat = "-" if res["mean_latency_s"] is None else f"{res['mean_latency_s'] * 1e6:.1f} us"
-    Console().print(f"frames served {res['served']} of {res['frames']}; mean accuracy {acc}; mean latency {lat}")
-    if args.json:
-        write_json(args.json, res)
+    table = budget_table(res, unit, args.deadline)
+    print_tables([table])
+    Console().print(f"frames served {count(res['served'])} of {count(res['frames'])}; mean accuracy "
+                    f"{fraction(res['mean_accuracy'], 4)}; mean latency {seconds(res['mean_latency_s'])}")
+    write_outputs(args, [table], "mpsim.budget/1", res)
     if args.plot:
         for path in plot_budget(res, args.plot):
             print(f"wrote {path}")
     return 0
+
+
+def budget_table(res: dict, unit: str, deadline: float) -> TableView:
+    t = TableView("segments", f"sub-network chosen per budget segment on {res.get('profile', '')} "
+                  f"(deadline {seconds(deadline)})",
+                  [Column("from_s", "from", seconds, True), Column("budget", f"free {unit}", count, True),
+                   Column("frames", "frames", count, True), Column("subnet", "sub-network", lambda v: v or "dropped"),
+                   Column("accuracy", "accuracy", lambda v: fraction(v, 4), True),
+                   Column("latency_s", "latency", seconds, True)])
+    for s in res["segments"]:
+        t.add(**{c.key: s.get(c.key) for c in t.columns})
+    return t

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-from mpsim.atomic import write_json, write_text
+from mpsim.atomic import write_text
+from mpsim.cli.output import add_output_flags, print_tables, write_outputs
 from mpsim.distribute import map_tasks
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import list_profiles, load_profile
@@ -17,9 +14,7 @@ from mpsim.models import resolve_model
 from mpsim.cli.cmd_run import add_run_options, run_options
 from mpsim.sweeps import run_point, tasks
 
-COLUMNS = ("profile", "model", "mode", "policy", "value", "fits", "strategy", "throughput_fps",
-           "first_latency_last_s", "mean_latency_last_s", "mean_latency_s", "accuracy",
-           "traffic_bytes_per_frame", "energy_j_per_frame")
+from mpsim.views.sweep_tables import sweep_tables
 
 
 def _list(text: str) -> list[str]:
@@ -39,10 +34,12 @@ def register(sub) -> None:
                    help="also sweep an exit policy (models must be export folders with weights)")
     p.add_argument("--values", help="policy values, comma-separated")
     p.add_argument("--data", default="digits", help="frames for the policy (see mpsim anytime)")
+    p.add_argument("--data-frames", type=int, default=16, help="data frames to evaluate for the policy (default 16)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://host:8786)")
     p.add_argument("--workers", type=int, help="run on a local Dask cluster of N worker processes")
-    p.add_argument("--json", metavar="FILE", help="write the rows as JSON")
-    p.add_argument("--csv", metavar="FILE", help="write the rows as CSV")
+    add_output_flags(p, "write the rows as JSON (schema mpsim.sweep/1: {schema, mpsim_version, rows})", html=True)
+    p.add_argument("--plot", metavar="STEM", help="write STEM.png and STEM.svg: throughput, latency and energy "
+                                                  "of every point (accuracy curves with --policy)")
     p.set_defaults(func=run)
 
 
@@ -62,22 +59,28 @@ def run(args) -> int:
             raise MpsimError(f"--values must be numbers, got '{args.values}'") from None
     rates = [None if r == "max" else _rate(r) for r in _list(args.rates or "max")]
     todo = tasks(profiles, models, modes, args.frames, args.engine, args.policy, values, args.data,
-                 options=run_options(args), rates=rates, tolerance=args.tolerance, max_frames=args.max_frames)
+                 options=run_options(args), rates=rates, tolerance=args.tolerance, max_frames=args.max_frames,
+                 data_frames=args.data_frames, report=bool(args.html))
     with Progress(TextColumn("sweeping"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True),
                   transient=True) as prog:
         task = prog.add_task("points", total=len(todo))
         results = map_tasks(run_point, todo, scheduler=args.scheduler, workers=args.workers,
                             progress=lambda i: prog.update(task, completed=i))
     rows = [row for rs in results for row in rs]
-    _print(rows)
-    if args.json:
-        write_json(args.json, rows)
-    if args.csv:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=[c for c in COLUMNS if any(c in r for r in rows)], extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-        write_text(args.csv, buf.getvalue())
+    reports = [row.pop("report", None) for row in rows]
+    full, shown = sweep_tables(rows)
+    print_tables([shown])
+    write_outputs(args, [full], "mpsim.sweep/1", {"rows": rows})
+    if args.html:
+        from mpsim.views.html import sweep_page
+
+        write_text(args.html, sweep_page(rows, [shown], reports))
+    if args.plot:
+        from mpsim.views.figures import policy_figure, save, sweep_figure
+
+        fig = policy_figure(rows) if args.policy else sweep_figure(rows)
+        for path in save(fig, args.plot):
+            print(f"wrote {path}")
     return 0
 
 
@@ -89,20 +92,3 @@ def _rate(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise MpsimError(f"--rates must be positive and finite, got {text}")
     return value
-
-
-def _g(x, scale=1.0):
-    return "-" if x is None else f"{x * scale:.4g}"
-
-
-def _print(rows) -> None:
-    t = Table(title="sweep")
-    for col in ("profile", "model", "mode", "fits", "frames/s", "latency m_N (us)", "traffic/frame (MB)", "energy (mJ)"):
-        t.add_column(col)
-    for r in rows:
-        fits = "yes" if r.get("fits") else ("infeasible" if r.get("feasible") is False else "no")
-        t.add_row(r["profile"], r["model"], r["mode"] + (f" {r['policy']}={r['value']:g}" if r.get("policy") else ""),
-                  fits, _g(r.get("throughput_fps")),
-                  _g(r.get("first_latency_last_s", r.get("mean_latency_s")), 1e6),
-                  _g(r.get("traffic_bytes_per_frame"), 1e-6), _g(r.get("energy_j_per_frame"), 1e3))
-    Console().print(t)

@@ -18,10 +18,11 @@ import time
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
-from mpsim.atomic import write_json
+from mpsim.cli.output import add_output_flags, print_tables, write_outputs
 from mpsim.errors import MpsimError
+from mpsim.fmt import ratio
+from mpsim.views.table import Column, TableView
 from mpsim.ir.serialize import load_graph
 
 ATOL = 1e-4
@@ -31,7 +32,7 @@ MIN_AGREEMENT = 0.9999
 def register(sub) -> None:
     p = sub.add_parser("verify", help="run an export with the numba executor and compare with its PyTorch reference")
     p.add_argument("dir", metavar="DIR", help="export folder: graph.json, weights.npz, reference.npz")
-    p.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
+    add_output_flags(p, "also write the comparison as JSON")
     p.add_argument("--atol", type=float, default=ATOL,
                    help=f"largest absolute error per output (default {ATOL:g})")
     p.add_argument("--min-agreement", type=float, default=MIN_AGREEMENT,
@@ -41,7 +42,7 @@ def register(sub) -> None:
     p.add_argument("--data", help="with --profile: also the mIoU per output on labelled frames "
                                   "(digits, camvid, cityscapes)")
     p.add_argument("--data-root", metavar="DIR", help="data set folder for camvid / cityscapes")
-    p.add_argument("--frames", type=int, default=16, help="labelled frames for --data (default 16)")
+    p.add_argument("--data-frames", type=int, default=16, help="labelled frames for --data (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of the hardware's random effects (noise, faults)")
     p.set_defaults(func=run)
 
@@ -91,26 +92,24 @@ def run(args) -> int:
     passed = all(r["passed"] for r in rows)
 
     console = Console()
-    table = Table(title=f"{g.name}: numba executor vs PyTorch reference")
-    for col in ("output", "max |ref|", "max abs err", "argmax agreement", "fp32"):
-        table.add_column(col, justify="right")
-    for r in rows:
-        table.add_row(f"m_{r['index']}", f"{r['max_abs_ref']:.4g}", f"{r['max_abs_err']:.3g}",
-                      f"{100 * r['argmax_agreement']:.4f} %", "pass" if r["passed"] else "[red]FAIL[/red]")
-    console.print(table)
+    table = TableView("outputs", f"{g.name}: numba executor vs PyTorch reference",
+                      [Column("index", "output", lambda i: f"m_{i}"), Column("max_abs_ref", "max |ref|", ratio, True),
+                       Column("max_abs_err", "max abs err", ratio, True),
+                       Column("argmax_agreement", "argmax agreement", lambda v: f"{100 * v:.4f} %", True),
+                       Column("passed", "fp32", lambda ok: "pass" if ok else "FAIL", True)], rows)
+    print_tables([table], console)
     verdict = "[green]passes[/green]" if passed else "[red]fails[/red]"
     console.print(
         f"fp32 acceptance (max abs err <= {args.atol:g}, argmax agreement >= "
         f"{args.min_agreement:g} for every output): {verdict}  "
         f"(prepare {t1 - t0:.2f} s, run {t2 - t1:.2f} s)"
     )
-    if args.json:
-        write_json(args.json, {
-            "graph": g.name,
-            "passed": passed,
-            "criteria": {"atol": args.atol, "min_argmax_agreement": args.min_agreement},
-            "outputs": rows,
-        })
+    write_outputs(args, [table], "mpsim.verify/1", {
+        "graph": g.name,
+        "passed": passed,
+        "criteria": {"atol": args.atol, "min_argmax_agreement": args.min_agreement},
+        "outputs": rows,
+    })
     return 0 if passed else 1
 
 
@@ -139,32 +138,27 @@ def run_hardware(args) -> int:
     miou = None
     if args.data:
         (h, w) = g.tensors[g.inputs[0]].shape[-2:]
-        images, labels = load_frames(args.data, args.data_root, args.frames, (h, w), args.seed)
+        images, labels = load_frames(args.data, args.data_root, args.data_frames, (h, w), args.seed)
         n_classes = int(base[0].shape[1])
         per = {}
         for label, ex in (("fp32", fp32), ("hardware", hw)):
             preds = np.stack([np.stack([o[0].argmax(axis=0) for o in ex.run(im)]) for im in images])
             per[label] = ExitAccuracy(preds, None if labels is None else np.stack(labels), n_classes).per_output()
         miou = per
-    console = Console()
     name = "fp32" if numerics is None else numerics.name
-    table = Table(title=f"{g.name} on {profile.name} ({name}): outputs against fp32")
-    cols = ["output", "max abs err", "mean abs err", "argmax agreement"]
+    cols = [Column("index", "output", lambda i: f"m_{i}"), Column("max_abs_err", "max abs err", ratio, True),
+            Column("mean_abs_err", "mean abs err", ratio, True),
+            Column("argmax_agreement", "argmax agreement", lambda v: f"{100 * v:.2f} %", True)]
     if miou:
-        cols += ["mIoU fp32", "mIoU hardware"]
-    for col in cols:
-        table.add_column(col, justify="right")
-    for k, r in enumerate(rows):
-        cells = [f"m_{r['index']}", f"{r['max_abs_err']:.3g}", f"{r['mean_abs_err']:.3g}",
-                 f"{100 * r['argmax_agreement']:.2f} %"]
-        if miou:
-            cells += [f"{miou['fp32'][k]:.4f}", f"{miou['hardware'][k]:.4f}"]
-        table.add_row(*cells)
-    console.print(table)
-    if args.json:
-        write_json(args.json, {"graph": g.name, "profile": profile.name, "numerics": name, "seed": args.seed,
-                               "outputs": rows, "miou_per_output": miou,
-                               "accuracy_measure": None if not miou else ("mIoU" if args.data in
-                                                                          ("digits", "camvid", "cityscapes")
-                                                                          else "agreement with the last output")})
+        cols += [Column("miou_fp32", "mIoU fp32", lambda v: f"{v:.4f}", True),
+                 Column("miou_hardware", "mIoU hardware", lambda v: f"{v:.4f}", True)]
+        for k, r in enumerate(rows):
+            r.update(miou_fp32=miou["fp32"][k], miou_hardware=miou["hardware"][k])
+    table = TableView("outputs", f"{g.name} on {profile.name} ({name}): outputs against fp32", cols, rows)
+    print_tables([table])
+    write_outputs(args, [table], "mpsim.verify-hardware/1",
+                  {"graph": g.name, "profile": profile.name, "numerics": name, "seed": args.seed,
+                   "outputs": rows, "miou_per_output": miou,
+                   "accuracy_measure": None if not miou else ("mIoU" if args.data in ("digits", "camvid", "cityscapes")
+                                                              else "agreement with the last output")})
     return 0

@@ -375,3 +375,20 @@ def load_profile(name_or_path: str | os.PathLike[str], overrides: Mapping[str, A
     if overrides:
         raw = apply_overrides(raw, overrides, where)
     return _build(raw, path, where).with_precision(precision)
+
+
+def profile_from_mapping(raw: Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
+                         precision: str | None = None) -> Profile:
+    """A profile given as a mapping (what a profile file holds; ``extends`` names a built-in or a
+    path), validated and converted like a file."""
+    raw = copy.deepcopy(dict(raw))
+    where = str(raw.get("name", "<mapping>"))
+    if "extends" in raw:
+        parent = raw.pop("extends")
+        if not isinstance(parent, str) or not parent.strip():
+            raise ProfileError(f"{where}: field 'extends': must name a built-in profile or a .yaml path")
+        raw = _merge(read_raw(parent, 1)[0], raw)
+    if overrides:
+        raw = apply_overrides(raw, overrides, where)
+    return _build(raw, Path(f"<{where}>"), where).with_precision(precision)
+

@@ -198,6 +198,15 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
             if compute > 0.0 or exchange > 0.0:
                 counters["steps"] += 1
                 phases[:] += (step, 0.0, 0.0) if mode == "rollout" else (compute, sync, exchange)
+                if trace_frames and min(state, default=frames) < trace_frames:
+                    # Supersteps and their phases: (kind, 0, name, start, duration, -1, step index).
+                    k = counters["steps"] - 1
+                    trace.append(("superstep", 0, "tick" if mode == "rollout" else "superstep", now, step, -1, k))
+                    if mode == "bsp":
+                        for name, start, dur in (("compute", now, compute), ("sync", now + compute, sync),
+                                                 ("exchange", now + compute + sync, exchange)):
+                            if dur > 0.0:
+                                trace.append(("phase", 1, name, start, dur, -1, k))
             if step <= 0.0:
                 # Nothing to do: wait for the next frame of an offered rate.
                 nxt = counters["next"] / rate if rate else now

@@ -1,0 +1,69 @@
+"""What every command writes besides the terminal: ``--json`` (stamped with the mpsim version and
+the document's schema), ``--csv`` (its tables) and, where it has one, ``--html``.
+
+``--csv FILE`` writes the command's main table to FILE and each other table beside it as
+``STEM-NAME.csv`` (a CSV file holds one table)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Sequence
+
+from mpsim.atomic import write_json, write_text
+from mpsim.views.table import TableView
+
+
+def add_output_flags(p, json_help: str = "write the results as JSON", html: bool = False,
+                     keep_parent: bool = False) -> None:
+    """``keep_parent``: a sub-parser whose parent has the same flags (``profiles --json`` and
+    ``profiles list --json``) must not reset what the parent parsed."""
+    extra = {"default": argparse.SUPPRESS} if keep_parent else {}
+    p.add_argument("--json", metavar="FILE", help=json_help, **extra)
+    p.add_argument("--csv", metavar="FILE", help="write the tables as CSV: the main one to FILE, any other "
+                                                 "beside it as STEM-NAME.csv", **extra)
+    if html:
+        p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (opens offline)")
+
+
+def stamp(schema: str, doc: Any) -> dict[str, Any]:
+    """``doc`` (a dict, or a list put under ``rows``) with the mpsim version and its schema first."""
+    from mpsim import __version__
+
+    body = doc if isinstance(doc, dict) else {"rows": doc}
+    out = {"schema": body.get("schema", schema), "mpsim_version": body.get("mpsim_version", __version__)}
+    out.update({k: v for k, v in body.items() if k not in out})
+    return out
+
+
+def csv_paths(path: str | Path, tables: Sequence[TableView]) -> list[Path]:
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix.lower() == ".csv" else path
+    return [path] + [stem.parent / f"{stem.name}-{t.name}.csv" for t in tables[1:]]
+
+
+def write_csv(path: str | Path, tables: Sequence[TableView]) -> list[Path]:
+    paths = csv_paths(path, tables)
+    for p, t in zip(paths, tables):
+        write_text(p, t.to_csv())
+    return paths
+
+
+def write_outputs(args, tables: Sequence[TableView], schema: str, doc: Any = None) -> None:
+    """--json (``doc``, or the tables' rows by name) and --csv, for whichever the user asked."""
+    if getattr(args, "json", None):
+        write_json(args.json, stamp(schema, doc if doc is not None else {t.name: t.records() for t in tables}))
+    if getattr(args, "csv", None) and tables:
+        paths = write_csv(args.csv, tables)
+        if len(paths) > 1:
+            import sys
+
+            print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
+
+
+def print_tables(tables: Sequence[TableView], console=None) -> None:
+    from rich.console import Console
+
+    console = console or Console()
+    for t in tables:
+        console.print(t.to_rich(console.width))
