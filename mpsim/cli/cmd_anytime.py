@@ -12,7 +12,7 @@ from mpsim.anytime.plots import plot_sweep
 from mpsim.anytime.policies import POLICIES
 from mpsim.anytime.sweep import predict, sweep
 from mpsim.atomic import write_text
-from mpsim.cli.output import add_output_flags, print_tables, write_outputs
+from mpsim.cli.output import add_output_flags, print_tables, stamp, write_outputs
 from mpsim.views.anytime_tables import anytime_tables
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import load_profile
@@ -91,6 +91,7 @@ def run(args) -> int:
     if not res["trained"]:
         console.print("[yellow]note:[/yellow] untrained weights (the export records no checkpoint or training): "
                       "accuracies and exits are those of random weights")
+    res = stamp("mpsim.anytime/1", res)
     tables = anytime_tables(res)
     print_tables(tables)
     write_outputs(args, tables, "mpsim.anytime/1", res)

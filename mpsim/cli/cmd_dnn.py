@@ -117,9 +117,8 @@ def run_grid(args) -> int:
     L, C = len(maps["macs"]), len(maps["macs"][0])
     full, shown = grid_tables(args.preset, maps, args.nonzero)
     print_tables([shown])
-    print(f"full network (l={L}, c={C}): {maps['macs'][L - 1][C - 1]:,} MACs, "
-          f"{maps['params'][L - 1][C - 1]:,} parameters, largest feature map "
-          f"{maps['max_fmap_bytes'][L - 1][C - 1]:,} B")
+    print(f"full network (l={L}, c={C}): {macs(maps['macs'][L - 1][C - 1])}, "
+          f"{count(maps['params'][L - 1][C - 1])} parameters, largest map {nbytes(maps['max_fmap_bytes'][L - 1][C - 1])}")
     write_outputs(args, [full], "mpsim.dnn-grid/1", {"preset": args.preset, **{k: maps[k] for k in GRID_KEYS}})
     if args.json:
         print(f"wrote {args.json}")

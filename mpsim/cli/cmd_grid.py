@@ -119,14 +119,16 @@ def grid_tables(outcome) -> list:
 
     num = lambda v: "-" if v is None else str(v)  # noqa: E731
     t = TableView("points", "grid search (paper 3.1): mIoU of m_1, m_N and the best output; AUC over MACs",
-                  [Column("family", "family"), Column("scales", "L", num, True), Column("iterations", "N", num, True),
-                   Column("blocks", "K", num, True), Column("width", "f", num, True),
-                   Column("macs", "MACs", macs, True), Column("miou_first", "m_1", lambda v: f"{v:.3f}", True),
+                  [Column("family", "family", lambda v: "indep." if v == "independent" else v),
+                   Column("config", "L,N,K", save=False), Column("scales", "L", show=False),
+                   Column("iterations", "N", show=False), Column("blocks", "K", show=False),
+                   Column("width", "f", num, True), Column("macs", "MACs", macs, True),
+                   Column("miou_first", "m_1", lambda v: f"{v:.3f}", True),
                    Column("miou_last", "m_N", lambda v: f"{v:.3f}", True),
                    Column("peak_miou", "peak", lambda v: f"{v:.3f}", True), Column("auc", "AUC", lambda v: f"{v:.4f}", True),
                    Column("rank", "rank", lambda v: "dropped" if v is None else str(v), True)])
     for p in outcome["points"]:
-        t.add(family=p["family"], scales=p["scales"], iterations=p["iterations"], blocks=p["blocks"], width=p["width"],
+        t.add(family=p["family"], config=f"{p['scales']},{p['iterations']},{p['blocks']}", scales=p["scales"], iterations=p["iterations"], blocks=p["blocks"], width=p["width"],
               macs=p["macs_per_output"][-1], miou_first=p["miou_per_output"][0], miou_last=p["miou_per_output"][-1],
               peak_miou=p["peak_miou"], auc=p["auc"], rank=None if p["discarded"] else p["rank"])
     r = TableView("ranking", "average rank across families",

@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mpsim.atomic import write_json, write_text
+from mpsim.views.doc import stamp
 from mpsim.views.table import TableView
+
+__all__ = ["add_output_flags", "print_tables", "stamp", "write_csv", "write_outputs"]
 
 
 def add_output_flags(p, json_help: str = "write the results as JSON", html: bool = False,
@@ -24,16 +27,6 @@ def add_output_flags(p, json_help: str = "write the results as JSON", html: bool
                                                  "beside it as STEM-NAME.csv", **extra)
     if html:
         p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (opens offline)")
-
-
-def stamp(schema: str, doc: Any) -> dict[str, Any]:
-    """``doc`` (a dict, or a list put under ``rows``) with the mpsim version and its schema first."""
-    from mpsim import __version__
-
-    body = doc if isinstance(doc, dict) else {"rows": doc}
-    out = {"schema": body.get("schema", schema), "mpsim_version": body.get("mpsim_version", __version__)}
-    out.update({k: v for k, v in body.items() if k not in out})
-    return out
 
 
 def csv_paths(path: str | Path, tables: Sequence[TableView]) -> list[Path]:
@@ -56,9 +49,9 @@ def write_outputs(args, tables: Sequence[TableView], schema: str, doc: Any = Non
     if getattr(args, "csv", None) and tables:
         paths = write_csv(args.csv, tables)
         if len(paths) > 1:
-            import sys
+            from rich.console import Console
 
-            print("wrote " + ", ".join(map(str, paths)), file=sys.stderr)
+            Console(stderr=True).print("wrote " + ", ".join(map(str, paths)), highlight=False)
 
 
 def print_tables(tables: Sequence[TableView], console=None) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from mpsim.fmt import count, joules, nbytes, percent, rate, seconds, watts
 from mpsim.views import svg
+from mpsim.views.doc import stamp
 from mpsim.views.run_tables import (class_records, latency_table, operations_table, traffic_table, units_table,
                                     verdict_text)
 from mpsim.views.table import Cell, TableView
@@ -39,7 +40,8 @@ img.fig{max-width:100%;height:auto;border:1px solid #eee}.warn{color:#a0522d;fon
 details{margin:6px 0}summary{cursor:pointer;color:#234}
 """
 
-# Sortable tables (click a header; numbers sort by their raw value), then mark the page drawn.
+# Sortable tables (click a header; numbers sort by their raw value), then mark the page drawn and
+# record how many resources it fetched (a test asserts none).
 JS = """
 (function(){
   function key(td){var v=td.getAttribute('data-value');if(v!==null&&v!==''&&!isNaN(+v))return +v;return td.textContent.trim().toLowerCase();}
@@ -57,6 +59,9 @@ JS = """
   });
   var data=JSON.parse(document.getElementById('mpsim-data').textContent);
   document.documentElement.setAttribute('data-rendered', data.schema || 'yes');
+  window.addEventListener('load',function(){  // what the page fetched: nothing (data: URIs are not fetches)
+    document.documentElement.setAttribute('data-fetches', String(performance.getEntriesByType('resource').length));
+  });
 })();
 """
 
@@ -85,11 +90,11 @@ def kpi(key: str, label: str, raw: Any, text: str, more: str = "") -> str:
 
 def table_html(t: TableView, highlight: str | None = None) -> str:
     """A TableView as a sortable HTML table; numeric cells carry their raw value."""
-    head = "".join(f"<th>{escape(c.header)}</th>" for c in t.columns)
+    head = "".join(f"<th>{escape(c.header)}</th>" for c in t.shown)
     rows = []
     for r in t.rows:
         cells = []
-        for c in t.columns:
+        for c in t.shown:
             v = r.get(c.key)
             raw = v.raw if isinstance(v, Cell) else v
             attr = f' data-value="{raw!r}"' if isinstance(raw, (int, float)) and not isinstance(raw, bool) else ""
@@ -269,5 +274,5 @@ def sweep_page(rows: Sequence[dict[str, Any]], tables: Sequence[TableView],
         if rep:
             body += (f"<details><summary>point {k + 1}: {escape(rep['model'])} on {escape(rep['profile'])}, "
                      f"{escape(rep['mode'])}</summary>{run_body(rep)}</details>")
-    doc = {"schema": "mpsim.sweep/1", "rows": list(rows)}
+    doc = stamp("mpsim.sweep/1", {"rows": list(rows)})
     return page("sweep", f"{len(rows)} points", body, doc)

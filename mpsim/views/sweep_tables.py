@@ -26,17 +26,18 @@ def verdict(r: dict[str, Any]) -> str:
 def sweep_tables(rows: Sequence[dict[str, Any]]) -> tuple[TableView, TableView]:
     """(every field of every row (``FIELDS``: CSV), the key columns (terminal, HTML))."""
     policy = any(r.get("policy") for r in rows)
-    cols = [Column("point", "profile / model"), Column("mode", "mode"), Column("verdict", "fits"),
+    cols = [Column("point", "profile / model / mode"), Column("verdict", "fits"),
             Column("throughput_fps", "throughput", rate, True),
             Column("latency", "latency m_N" if not policy else "latency", seconds, True),
             Column("energy_j_per_frame", "energy per frame", joules, True)]
     if policy:
-        cols[2:2] = [Column("value", "value", lambda v: f"{v:g}", True),
+        cols[1:1] = [Column("value", "value", lambda v: f"{v:g}", True),
                      Column("accuracy", "accuracy", lambda v: fraction(v, 4), True)]
     shown = TableView("sweep", "sweep (latency: steady-state mean of the last output, or of the exit with a "
                                "policy; every field in --csv / --json)", cols)
     for r in rows:
-        shown.add(**r, point=f"{r['profile']}\n{r['model']}", verdict=verdict(r),
+        mode = r["mode"] + (f" @ {rate(r['offered_rate_fps'])}" if r.get("offered_rate_fps") else "")
+        shown.add(**r, point=f"{r['profile']}\n{r['model']}\n{mode}", verdict=verdict(r),
                   latency=r.get("mean_latency_s", r.get("mean_latency_last_s")))
     keys = [k for k in FIELDS if any(k in r for r in rows)]
     full = TableView("rows", "sweep", [Column(k, k) for k in keys], [dict(r) for r in rows])

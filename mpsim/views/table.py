@@ -35,6 +35,8 @@ class Column:
     header: str  # what the terminal shows
     fmt: Callable[[Any], str] = _plain
     right: bool = False  # numbers align right
+    show: bool = True  # on the terminal and the HTML page
+    save: bool = True  # in CSV and JSON rows
 
 
 @dataclass
@@ -53,20 +55,30 @@ class TableView:
         v = row.get(col.key)
         return v.text if isinstance(v, Cell) else col.fmt(v)
 
+    @property
+    def shown(self) -> list[Column]:
+        return [c for c in self.columns if c.show]
+
     def records(self) -> list[dict[str, Any]]:
-        """Rows with raw values, for JSON."""
-        return [{c.key: (v.raw if isinstance(v := r.get(c.key), Cell) else v) for c in self.columns}
+        """Rows with raw values, for JSON and CSV."""
+        return [{c.key: (v.raw if isinstance(v := r.get(c.key), Cell) else v) for c in self.columns if c.save}
                 for r in self.rows]
 
     def widths(self, width: int) -> list[int] | None:
         """Column widths that fit ``width`` terminal columns without breaking a word: each column
-        gets its longest word (where they cannot all fit, the longest words fold), the rest of the
+        gets its longest word (a number column its longest value; where they cannot all fit, the
+        longest words fold), the rest of the
         room goes to the columns in proportion to what they would still use. None when everything
         fits as it is (or nothing can)."""
-        cells = [[c.header] + [self.text(r, c) for r in self.rows] for c in self.columns]
-        lo = [max((len(w) for t in col for w in t.split()), default=1) for col in cells]
+        cols = self.shown
+        cells = [[c.header] + [self.text(r, c) for r in self.rows] for c in cols]
+        # A word is a column's unbreakable piece; a number with its unit ("2.07 GMAC") is one.
+        lo = [max((len(w) for t in (col if not c.right else col[:1]) for w in t.split()), default=1)
+              for c, col in zip(cols, cells)]
+        lo = [max([m] + [len(t) for t in col[1:]]) if c.right else m for c, col, m in zip(cols, cells, lo)]
         hi = [max((len(line) for t in col for line in t.splitlines()), default=1) for col in cells]
-        room = width - 3 * len(self.columns) - 1  # padding and rules
+        n = len(cols)  # padding and rules: see to_rich's box and pad_edge
+        room = width - (3 * n - 1 if self.show_header else 3 * n + 1)
         if sum(hi) <= room:
             return None
         while sum(lo) > room and max(lo[1:], default=0) > 8:  # long words fold, the widest first; never
@@ -88,19 +100,20 @@ class TableView:
                   caption_justify="left", box=box.SIMPLE_HEAD if self.show_header else box.SQUARE,
                   pad_edge=not self.show_header)
         fixed = self.widths(width) if width else None
-        for k, c in enumerate(self.columns):
+        for k, c in enumerate(self.shown):
             t.add_column(c.header, justify="right" if c.right else "left", overflow="fold",
                          width=None if fixed is None else fixed[k])
         for r in self.rows:
-            t.add_row(*(escape(self.text(r, c)) for c in self.columns))
+            t.add_row(*(escape(self.text(r, c)) for c in self.shown))
         return t
 
     def to_csv(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow([c.key for c in self.columns])
+        keys = [c.key for c in self.columns if c.save]
+        w.writerow(keys)
         for rec in self.records():
-            w.writerow([_csv_value(rec[c.key]) for c in self.columns])
+            w.writerow([_csv_value(rec[k]) for k in keys])
         return buf.getvalue()
 
 
