@@ -46,17 +46,17 @@ def spans_decades(values, decades: float = 1.5) -> bool:
 
 
 def set_axis(ax, which: str, values, unit: str, quantity: str, log: bool | None = None) -> float:
-    """Label an axis as 'quantity (unit)' with a prefix that suits ``values``, log when they span
-    decades, and no offset or scientific notation on a linear axis. Returns the factor to
-    multiply the data by before plotting."""
+    """Label an axis as 'quantity (unit)': log (ticks as powers of ten) when ``values`` span
+    decades, else linear with a prefix that suits them and no offset or scientific notation.
+    Returns the factor to multiply the data by before plotting."""
     from matplotlib import ticker
 
-    factor, label = unit_scale(values, unit)
     log = spans_decades(values) if log is None else log
+    factor, label = (1.0, unit) if log else unit_scale(values, unit)  # a log axis: powers of ten of the unit
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log" if log else "linear")
     if log:
-        axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_major_formatter(ticker.LogFormatterSciNotation())
     else:
         fmt = ticker.ScalarFormatter(useOffset=False)
         fmt.set_scientific(False)

@@ -146,7 +146,8 @@ def test_pipelined_crossbar_page_maps_every_unit(tmp_path):
     page = parse(dom)
     compute = [u["name"] for u in rep["units"] if u["kind"] == "compute"]
     assert len(compute) > 10 and sorted(page.units) == sorted(compute)
-    assert "Arrays map" in dom and "No supersteps" not in dom or rep["bsp"] is None
+    assert "Array map" in dom and rep["memory"]["unit_word"] == "arrays"
+    assert ("Not a bulk-synchronous run" in dom) == (rep["bsp"] is None)
 
 
 def test_sweep_page(tmp_path):

@@ -68,7 +68,7 @@ def test_run_json_csv_and_80_columns(narrow, capsys, tmp_path):
                  str(cs), "--quiet"]) == 0
     text = _out(capsys)
     rep = _json(js)
-    _check_80(text, "memristor_yao2020", rep["bottleneck"]["name"])
+    _check_80(text, "memristor_yao2020", rep["bottleneck"]["name"], rate(rep["throughput_fps"]))
     assert rep["schema"] == "mpsim.report/2"
     rows = _csv(cs)  # the main CSV: one row per unit
     assert [r["name"] for r in rows] == [u["name"] for u in rep["units"]]
@@ -106,8 +106,10 @@ def test_sweep_80_columns(narrow, capsys, tmp_path):
     cs = tmp_path / "s.csv"
     assert main(["sweep", "--profiles", "memristor_yao2020_chip,ipu_gc200", "--models",
                  "itnet-camvid-independent,itnet-tiny", "--frames", "100", "--csv", str(cs)]) == 0
-    _check_80(_out(capsys), "memristor_yao2020_chip", "itnet-camvid-independent", "infeasible")
+    text = _out(capsys)
     rows = _csv(cs)
+    _check_80(text, "memristor_yao2020_chip", "itnet-camvid-independent", "infeasible",
+              *(rate(float(r["throughput_fps"])) for r in rows if r["throughput_fps"]))
     assert len(rows) == 4 and {"throughput_fps", "bottleneck", "energy_j_per_frame"} <= set(rows[0])
 
 
@@ -115,8 +117,10 @@ def test_anytime_and_verify(narrow, capsys, tiny_dir, tmp_path):
     js, cs = tmp_path / "a.json", tmp_path / "a.csv"
     assert main(["anytime", "--profile", "ipu_gc200", "--model", str(tiny_dir / "graph.json"), "--values", "0.5,1.1",
                  "--data-frames", "4", "--json", str(js), "--csv", str(cs)]) == 0  # a graph.json works too
-    _check_80(_out(capsys), "m_4")
+    text = _out(capsys)
     doc = _json(js)
+    _check_80(text, "m_4", *(rate(p["throughput_fps"]) for p in doc["points"]),
+              *(seconds(p["mean_latency_s"]) for p in doc["points"]))
     assert doc["schema"] == "mpsim.anytime/1" and doc["report"]["schema"] == "mpsim.report/2"
     assert [float(r["accuracy"]) for r in _csv(cs)] == [p["accuracy"] for p in doc["points"]]
     assert len(_csv(tmp_path / "a-outputs.csv")) == 4

@@ -53,7 +53,7 @@ def sweep_figure(result: dict[str, Any]):
                                  label=f"{result['policy']} policy")
         ax.set_ylabel(result["accuracy_measure"])
         ax.grid(alpha=0.3, which="both")
-    axes[0][0].legend(fontsize=8, loc="lower right")
+    axes[0][0].legend(fontsize=8, loc="best")
     if scatter is not None:
         unit = {"deadline": " (s)", "budget": ""}.get(result["policy"], "")
         fig.colorbar(scatter, ax=list(axes[0]), shrink=0.85, label=f"{result['policy']} value{unit}")

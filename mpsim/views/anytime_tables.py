@@ -14,13 +14,13 @@ def anytime_tables(res: dict) -> list[TableView]:
                     [Column("value", "value", lambda v: f"{v:g}", True),
                      Column("accuracy", "accuracy", lambda v: fraction(v, 4), True),
                      Column("mean_exit", "exit", lambda v: "-" if v is None else f"m_{v:.2f}", True),
-                     Column("mean_latency_s", "latency", seconds, True), Column("p99_latency_s", "p99", seconds, True),
+                     Column("mean_latency_s", "latency", seconds, True), Column("p99_latency_s", "p99", seconds, True, show=False),
                      Column("throughput_fps", "throughput", rate, True),
                      Column("macs_per_frame", "MACs to exit", macs, True),
-                     Column("traffic_bytes_per_frame", "traffic", nbytes, True),
+                     Column("traffic_bytes_per_frame", "traffic", nbytes, True, show=False),
                      Column("energy_j_per_frame", "energy", joules, True)],
-                    caption="latency under an offered load; throughput, traffic and energy per frame as fast as "
-                            "accepted; MACs of m_1..m_exit")
+                    caption="latency: mean under an offered load; throughput and energy per frame: as fast as "
+                            "accepted; MACs of m_1..m_exit; p99 and traffic in --csv, --json, --html")
     for p in res["points"]:
         traffic = p["traffic_bytes_per_frame"]
         pts.add(**{**p, "traffic_bytes_per_frame": None if traffic is None else sum(traffic.values())})

@@ -40,13 +40,20 @@ def latency_figure(rep: dict[str, Any]):
     return fig
 
 
-def _label(r: dict[str, Any], modes: bool, rates: bool) -> str:
-    text = r["profile"]
-    if modes:
-        text += f" {r['mode']}"
-    if rates:
-        text += " @max" if r.get("offered_rate_fps") is None else f" @{r['offered_rate_fps']:g}/s"
-    return text
+def _labels(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """A group label per row: the profile, with the mode or the offered rate only where one
+    profile has several (a point that could not run joins its profile's group)."""
+    ran = [r for r in rows if r.get("throughput_fps") is not None]
+    out = []
+    for r in rows:
+        mine = [x for x in ran if x["profile"] == r["profile"]] or [r]
+        text = r["profile"]
+        if len({x["mode"] for x in mine}) > 1:
+            text += f"\n{r['mode']}"
+        if len({x.get("offered_rate_fps") for x in mine}) > 1:
+            text += "\nmax rate" if r.get("offered_rate_fps") is None else f"\n{r['offered_rate_fps']:g} frames/s"
+        out.append(text)
+    return out
 
 
 def sweep_figure(rows: Sequence[dict[str, Any]], title: str = "sweep"):
@@ -57,12 +64,12 @@ def sweep_figure(rows: Sequence[dict[str, Any]], title: str = "sweep"):
 
     rows = [r for r in rows if not r.get("policy")]
     models = list(dict.fromkeys(r["model"] for r in rows))
-    modes = len({r["mode"] for r in rows}) > 1
-    rates = len({r.get("offered_rate_fps") for r in rows}) > 1
-    groups = list(dict.fromkeys(_label(r, modes, rates) for r in rows))
+    labels = _labels(rows)
+    groups = list(dict.fromkeys(labels))
     panels = (("throughput_fps", "frames/s", "throughput"), ("mean_latency_last_s", "s", "mean latency of m_N"),
               ("energy_j_per_frame", "J", "energy per frame"))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(max(6.4, 0.55 * len(groups) * max(1, len(models)) + 2), 8.6),
+    fig, axes = plt.subplots(len(panels), 1, figsize=(min(16, max(6.4, 0.3 * len(groups) * max(1, len(models)) + 2)),
+                                                      8.6),
                              constrained_layout=True, sharex=True)
     width = 0.8 / max(1, len(models))
     x0 = np.arange(len(groups))
@@ -72,7 +79,7 @@ def sweep_figure(rows: Sequence[dict[str, Any]], title: str = "sweep"):
         pos = [v * f for v in vals if v]
         floor = min(pos) if pos else 1.0
         for k, m in enumerate(models):
-            by = {_label(r, modes, rates): r for r in rows if r["model"] == m}
+            by = {g: r for g, r in zip(labels, rows) if r["model"] == m}
             xs = x0 + (k - (len(models) - 1) / 2) * width
             hs = [(by.get(g) or {}).get(key) for g in groups]
             ax.bar(xs, [0 if h is None else h * f for h in hs], width, label=m, color=f"C{k}")
@@ -81,7 +88,8 @@ def sweep_figure(rows: Sequence[dict[str, Any]], title: str = "sweep"):
                     why = "infeasible" if by[g].get("feasible") is False else "no figure"
                     ax.annotate(f"x {why}", (x, floor), xytext=(0, 2), textcoords="offset points", rotation=90,
                                 ha="center", va="bottom", fontsize=7, color="C3")
-        ax.grid(alpha=0.3, axis="y", which="both")
+        ax.grid(alpha=0.3, axis="y", which="major")
+        ax.set_axisbelow(True)
     axes[-1].set_xticks(x0, groups, rotation=30, ha="right")
     axes[0].legend(fontsize=8, ncols=min(3, len(models)), loc="lower left", bbox_to_anchor=(0, 1.02))
     fig.suptitle(f"{title}: 'x infeasible' marks a point the machine cannot run (no bar)", fontsize=10)

@@ -194,7 +194,7 @@ def run_body(rep: dict[str, Any]) -> str:
     if tiles:
         others = "" if rep["replicas"] <= 1 else f" (the other {rep['replicas'] - 1} replicas run the same)"
         cell = "SM" if word == "SMs" else word[:-1]
-        sec.append(f"<h2>{word.capitalize()} map</h2><p>Each chip of the simulated replica{others}: a cell per "
+        sec.append(f"<h2>{cell.capitalize()} map</h2><p>Each chip of the simulated replica{others}: a cell per "
                    f"{cell}, coloured by unit; the colour deepens with the unit's memory occupancy. Hover for the "
                    f"unit.</p><div class=\"chips\">{tiles}</div>{svg.legend(rep)}")
     if rep.get("units"):

@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 MAX_CELLS = 4096  # cells drawn per chip; beyond it a cell stands for several tiles
-CELL = 7  # px, gap included
+MAP_WIDTH = 520  # px a chip's map aims at; a cell is 4 to 16 px, gap included
 
 
 def unit_colour(index: int, occupancy: float) -> str:
@@ -55,25 +55,26 @@ def tile_map(rep: dict[str, Any], max_chips: int = 16) -> str:
     cells = math.ceil(per_chip / group)
     cols = max(1, math.ceil(math.sqrt(cells * 2)))
     rows = math.ceil(cells / cols)
+    px = max(4, min(16, MAP_WIDTH // cols))  # a cell, gap included
     parts = []
     for chip in sorted(layout)[:max_chips]:
         placed = layout[chip]
         used = sum(n for _, _, n in placed)
         shared = used > per_chip  # units take turns on the same tiles (one operation at a time)
-        svg = [f'<svg class="tilemap" xmlns="http://www.w3.org/2000/svg" width="{cols * CELL}" '
-               f'height="{rows * CELL}" viewBox="0 0 {cols * CELL} {rows * CELL}" role="img" '
+        svg = [f'<svg class="tilemap" xmlns="http://www.w3.org/2000/svg" width="{cols * px}" '
+               f'height="{rows * px}" viewBox="0 0 {cols * px} {rows * px}" role="img" '
                f'aria-label="chip {chip}: {used} of {per_chip} {word}">',
-               f'<rect width="{cols * CELL}" height="{rows * CELL}" fill="#eeeeee"><title>free {word}</title></rect>']
+               f'<rect width="{cols * px}" height="{rows * px}" fill="#eeeeee"><title>free {word}</title></rect>']
         for u, start, n in ([] if shared else placed):
             tip = (f"{u['name']}: {n:,} {word}, occupancy {100 * (u.get('occupancy') or 0):.1f} %, "
                    f"busy {100 * u['utilisation']:.1f} %")
             colour = unit_colour(index[u["name"]], u.get("occupancy") or 0.0)
-            rects = "".join(f'<rect x="{c * CELL}" y="{r * CELL}" width="{k * CELL - 1}" height="{CELL - 1}"/>'
+            rects = "".join(f'<rect x="{c * px}" y="{r * px}" width="{k * px - 1}" height="{px - 1}"/>'
                             for r, c, k in _runs(start // group, math.ceil((start + n) / group), cols))
             svg.append(f'<g fill="{colour}" data-unit="{escape(u["name"])}"><title>{escape(tip)}</title>{rects}</g>')
         if shared:
             top = max(placed, key=lambda x: x[0]["busy_s_per_frame"])[0]
-            svg.append(f'<rect width="{cols * CELL}" height="{rows * CELL}" '
+            svg.append(f'<rect width="{cols * px}" height="{rows * px}" '
                        f'fill="{unit_colour(index[top["name"]], top.get("occupancy") or 0.0)}">'
                        f'<title>{len(placed)} units take turns on all {per_chip:,} {word}</title></rect>')
         svg.append("</svg>")
