@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from typing import Any
 
 from mpsim.hw.profile import load_profile
 from mpsim.mapping.placement import RunOptions
-from mpsim.models import resolve_model
+from mpsim.models import export_folder, resolve_model
 from mpsim.sim.simulate import simulate
 from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE
 
@@ -39,8 +38,7 @@ def run_point(task: dict[str, Any]) -> list[dict[str, Any]]:
 
         h, w = g.tensors[g.inputs[0]].shape[-2:]
         images, labels = load_frames(task["data"], None, task["data_frames"], (h, w), task["seed"])
-        folder = Path(task["model"])
-        ex = Executor(g, load_weights(folder.parent if folder.is_file() else folder, g))
+        ex = Executor(g, load_weights(export_folder(task["model"]), g))
         res = sweep(g, p, predict(ex.run, images, labels), task["policy"], task["values"], options=task["options"],
                     mode=mode, engine=task["engine"], frames=task["frames"], tolerance=task["tolerance"],
                     max_frames=task["max_frames"])

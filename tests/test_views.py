@@ -65,7 +65,8 @@ def _csv(path):
 def test_run_json_csv_and_80_columns(narrow, capsys, tmp_path):
     js, cs = tmp_path / "r.json", tmp_path / "r.csv"
     assert main(["run", "--profile", "memristor_yao2020", "--model", "itnet-tiny", "--json", str(js), "--csv",
-                 str(cs), "--quiet"]) == 0
+                 str(cs), "--plot", str(tmp_path / "lat"), "--quiet"]) == 0
+    assert (tmp_path / "lat.png").stat().st_size > 10_000 and (tmp_path / "lat.svg").exists()
     text = _out(capsys)
     rep = _json(js)
     _check_80(text, "memristor_yao2020", rep["bottleneck"]["name"], rate(rep["throughput_fps"]))
@@ -124,9 +125,13 @@ def test_anytime_and_verify(narrow, capsys, tiny_dir, tmp_path):
     assert doc["schema"] == "mpsim.anytime/1" and doc["report"]["schema"] == "mpsim.report/2"
     assert [float(r["accuracy"]) for r in _csv(cs)] == [p["accuracy"] for p in doc["points"]]
     assert len(_csv(tmp_path / "a-outputs.csv")) == 4
-    assert main(["verify", str(tiny_dir), "--json", str(js), "--csv", str(cs)]) == 0
+    assert main(["verify", str(tiny_dir / "graph.json"), "--json", str(js), "--csv", str(cs)]) == 0
     _check_80(_out(capsys), "m_4")
     assert _json(js)["schema"] == "mpsim.verify/1" and len(_csv(cs)) == 4
+    # A built-in name is a graph without weights: one line says so.
+    assert main(["anytime", "--model", "itnet-tiny", "--values", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "without weights" in err and err.count("\n") == 1
 
 
 def test_dnn_and_grid_tables(narrow, capsys, tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -16,7 +14,7 @@ from mpsim.cli.output import add_output_flags, print_tables, stamp, write_output
 from mpsim.views.anytime_tables import anytime_tables
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import load_profile
-from mpsim.models import resolve_model
+from mpsim.models import export_folder, resolve_model
 from mpsim.cli.cmd_run import add_run_options, run_options
 
 
@@ -64,7 +62,7 @@ def _outputs_fn(args, g, profile):
 
     from mpsim.exec.numerics import for_profile
 
-    ex = Executor(g, load_weights(weights_dir(args.model), g), numerics=for_profile(profile, seed=args.seed))
+    ex = Executor(g, load_weights(export_folder(args.model), g), numerics=for_profile(profile, seed=args.seed))
     return ex.run
 
 
@@ -103,9 +101,3 @@ def run(args) -> int:
         for path in plot_sweep(res, args.plot):
             print(f"wrote {path}")
     return 0
-
-
-def weights_dir(model: str) -> Path:
-    """The export folder of ``--model`` (a folder, or the graph.json in one)."""
-    path = Path(model)
-    return path.parent if path.is_file() else path

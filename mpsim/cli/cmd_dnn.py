@@ -15,7 +15,7 @@ from __future__ import annotations
 from mpsim.atomic import write_json
 from mpsim.cli.output import add_output_flags, print_tables, stamp, write_outputs
 from mpsim.errors import MpsimError
-from mpsim.fmt import count, macs, nbytes
+from mpsim import fmt
 from mpsim.views.table import Column, TableView
 
 GRID_KEYS = ("macs", "params", "max_fmap_bytes")
@@ -98,15 +98,16 @@ def grid_tables(preset: str, maps: dict, nonzero: bool) -> tuple[TableView, Tabl
     """(every sub-network's resources: CSV, a MACs map over a few widths: terminal)."""
     L, C = len(maps["macs"]), len(maps["macs"][0])
     full = TableView("subnets", f"{preset}: resources of every sub-network",
-                     [Column("l", "l", count, True), Column("c", "c", count, True), Column("macs", "MACs", macs, True),
-                      Column("params", "parameters", count, True), Column("max_fmap_bytes", "largest map", nbytes, True)])
+                     [Column("l", "l", fmt.count, True), Column("c", "c", fmt.count, True),
+                      Column("macs", "MACs", fmt.macs, True), Column("params", "parameters", fmt.count, True),
+                      Column("max_fmap_bytes", "largest map", fmt.nbytes, True)])
     for l in range(L):
         for c in range(C):
             full.add(l=l + 1, c=c + 1, **{k: maps[k][l][c] for k in GRID_KEYS})
     cols = sorted({1, max(1, C // 4), max(1, C // 2), max(1, 3 * C // 4), C})
     shown = TableView("macs", f"{preset}: MACs of sub-network (depth l, width c), {L} x {C}"
                       + (" (kept weights only)" if nonzero else ""),
-                      [Column("l", "l", count, True)] + [Column(f"c{c}", f"c={c}", macs, True) for c in cols])
+                      [Column("l", "l", fmt.count, True)] + [Column(f"c{c}", f"c={c}", fmt.macs, True) for c in cols])
     for l in range(1, L + 1):
         shown.add(l=l, **{f"c{c}": maps["macs"][l - 1][c - 1] for c in cols})
     return full, shown
@@ -117,8 +118,9 @@ def run_grid(args) -> int:
     L, C = len(maps["macs"]), len(maps["macs"][0])
     full, shown = grid_tables(args.preset, maps, args.nonzero)
     print_tables([shown])
-    print(f"full network (l={L}, c={C}): {macs(maps['macs'][L - 1][C - 1])}, "
-          f"{count(maps['params'][L - 1][C - 1])} parameters, largest map {nbytes(maps['max_fmap_bytes'][L - 1][C - 1])}")
+    full_net = {k: maps[k][L - 1][C - 1] for k in GRID_KEYS}
+    print(f"full network (l={L}, c={C}): {fmt.macs(full_net['macs'])}, {fmt.count(full_net['params'])} "
+          f"parameters, largest map {fmt.nbytes(full_net['max_fmap_bytes'])}")
     write_outputs(args, [full], "mpsim.dnn-grid/1", {"preset": args.preset, **{k: maps[k] for k in GRID_KEYS}})
     if args.json:
         print(f"wrote {args.json}")
@@ -151,10 +153,10 @@ def run_budget(args) -> int:
         print(f"gain: {100 * r['gain']:+.2f} percentage points")
     else:
         print("best depth-only output: none fits (even the first full-width output is over budget)")
-    best = TableView("best", f"best sub-networks within {macs(args.macs)}",
-                     [Column("kind", "kind"), Column("name", "sub-network"), Column("l", "l", count, True),
-                      Column("c", "c", count, True), Column("accuracy", "accuracy", lambda v: f"{100 * v:.2f} %", True),
-                      Column("macs", "MACs", macs, True)])
+    best = TableView("best", f"best sub-networks within {fmt.macs(args.macs)}",
+                     [Column("kind", "kind"), Column("name", "sub-network"), Column("l", "l", fmt.count, True),
+                      Column("c", "c", fmt.count, True), Column("accuracy", "accuracy", lambda v: f"{100 * v:.2f} %", True),
+                      Column("macs", "MACs", fmt.macs, True)])
     for kind, e in (("best", b), ("best depth-only", d)):
         if e:
             best.add(kind=kind, **e)

@@ -36,7 +36,8 @@ def register(sub) -> None:
                    help="free tiles or bytes over time (CSV time_s,tiles or JSON); --model is then a catalog of "
                         "sub-networks (doubly nested network) and each frame gets the best one that fits")
     p.add_argument("--deadline", type=float, help="with --budget-trace: latency limit per frame in seconds")
-    p.add_argument("--plot", metavar="STEM", help="with --budget-trace: write STEM.png and STEM.svg")
+    p.add_argument("--plot", metavar="STEM", help="write STEM.png and STEM.svg: latency per anytime output (with "
+                                                  "--budget-trace: the budget and the accuracy over time)")
     p.set_defaults(func=run)
 
 
@@ -83,8 +84,8 @@ def run(args) -> int:
         if args.html or args.trace:
             raise MpsimError("--html and --trace go with a plain run, not with --budget-trace")
         return run_budget(args, profile)
-    if args.deadline is not None or args.plot:
-        raise MpsimError("--deadline and --plot go with --budget-trace")
+    if args.deadline is not None:
+        raise MpsimError("--deadline goes with --budget-trace")
     graph = resolve_model(args.model)
     if args.trace and args.engine in ("compiled", "fast"):
         raise MpsimError("--trace needs --engine simpy (the compiled engine records no events)")
@@ -114,6 +115,11 @@ def run(args) -> int:
         from mpsim.views.html import run_page
 
         write_text(args.html, run_page(rep))
+    if args.plot and rep.get("steady_state"):
+        from mpsim.views.figures import latency_figure, save
+
+        for path in save(latency_figure(rep), args.plot):
+            print(f"wrote {path}")
     if args.trace and result is not None:
         write_trace(args.trace, result, plan)
     return 0

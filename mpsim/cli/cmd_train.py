@@ -112,7 +112,9 @@ def run(args) -> int:
 
     metrics = train(cfg, out, resume=args.resume, progress=not args.quiet, log=print, on_batch=on_batch)
     mious = ", ".join(f"{v:.3f}" for v in metrics["miou_per_output"])
-    print(f"mIoU per output [{mious}], AUC {metrics['auc']:.4f}, MACs of the last output "
-          f"{metrics['macs_per_output'][-1]:,}")
+    from mpsim.fmt import macs
+
+    print(f"mIoU per output [{mious}], AUC {metrics['auc']:.4f}, MACs of m_N alone "
+          f"{macs(metrics['macs_per_output'][-1])}")
     print(f"wrote {out}/metrics.json" + (f" and {out}/{metrics['export']}" if metrics["export"] else ""))
     return 0

@@ -23,7 +23,7 @@ from mpsim.cli.output import add_output_flags, print_tables, write_outputs
 from mpsim.errors import MpsimError
 from mpsim.fmt import ratio
 from mpsim.views.table import Column, TableView
-from mpsim.ir.serialize import load_graph
+from mpsim.models import export_folder, resolve_model
 
 ATOL = 1e-4
 MIN_AGREEMENT = 0.9999
@@ -31,7 +31,8 @@ MIN_AGREEMENT = 0.9999
 
 def register(sub) -> None:
     p = sub.add_parser("verify", help="run an export with the numba executor and compare with its PyTorch reference")
-    p.add_argument("dir", metavar="DIR", help="export folder: graph.json, weights.npz, reference.npz")
+    p.add_argument("dir", metavar="DIR", help="export folder (or its graph.json): graph.json, weights.npz, "
+                                              "reference.npz")
     add_output_flags(p, "also write the comparison as JSON")
     p.add_argument("--atol", type=float, default=ATOL,
                    help=f"largest absolute error per output (default {ATOL:g})")
@@ -80,9 +81,10 @@ def run(args) -> int:
         raise MpsimError("--data goes with --profile")
     from mpsim.exec import Executor, load_reference, load_weights
 
-    g = load_graph(args.dir)
-    weights = load_weights(args.dir, g)
-    x, refs = load_reference(args.dir, len(g.outputs))
+    g = resolve_model(args.dir)
+    folder = export_folder(args.dir)
+    weights = load_weights(folder, g)
+    x, refs = load_reference(folder, len(g.outputs))
     t0 = time.perf_counter()
     ex = Executor(g, weights)
     t1 = time.perf_counter()
@@ -122,9 +124,10 @@ def run_hardware(args) -> int:
     from mpsim.hw.profile import load_profile
 
     profile = load_profile(args.profile)
-    g = load_graph(args.dir)
-    weights = load_weights(args.dir, g)
-    x, refs = load_reference(args.dir, len(g.outputs))
+    g = resolve_model(args.dir)
+    folder = export_folder(args.dir)
+    weights = load_weights(folder, g)
+    x, refs = load_reference(folder, len(g.outputs))
     fp32 = Executor(g, weights)
     numerics = for_profile(profile, seed=args.seed)
     hw = Executor(g, weights, numerics=numerics)

@@ -28,3 +28,17 @@ def resolve_model(name_or_path: str | None) -> Graph:
     if (MODEL_DIR / f"{name}.json").exists():
         return load_graph(MODEL_DIR / f"{name}.json")
     raise MpsimError(f"no model '{name}': not a file or folder, nor a built-in ({', '.join(builtin_models())})")
+
+
+def export_folder(name_or_path: str) -> Path:
+    """The folder of an export given as the folder or its graph.json (weights.npz and
+    reference.npz lie beside the graph). A built-in model is a graph without weights."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    if path.is_file():
+        return path.parent
+    if (MODEL_DIR / f"{name_or_path}.json").exists():
+        raise MpsimError(f"'{name_or_path}' is a built-in graph without weights: export it with weights first "
+                         f"(mpsim export --preset {name_or_path} --out DIR, or mpsim train)")
+    raise MpsimError(f"no model '{name_or_path}': not a file or folder, nor a built-in ({', '.join(builtin_models())})")
