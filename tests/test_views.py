@@ -112,6 +112,10 @@ def test_sweep_80_columns(narrow, capsys, tmp_path):
     _check_80(text, "memristor_yao2020_chip", "itnet-camvid-independent", "infeasible",
               *(rate(float(r["throughput_fps"])) for r in rows if r["throughput_fps"]))
     assert len(rows) == 4 and {"throughput_fps", "bottleneck", "energy_j_per_frame"} <= set(rows[0])
+    units = _csv(tmp_path / "s-units.csv")  # per unit of every point that ran (the crossbar chip runs none)
+    assert {(u["profile"], u["model"]) for u in units} == {("ipu_gc200", m) for m in ("itnet-camvid-independent",
+                                                                                       "itnet-tiny")}
+    assert {"name", "ops", "tiles", "bytes", "busy_s_per_frame", "utilisation", "energy_j_per_frame"} <= set(units[0])
 
 
 def test_anytime_and_verify(narrow, capsys, tiny_dir, tmp_path):
@@ -125,6 +129,7 @@ def test_anytime_and_verify(narrow, capsys, tiny_dir, tmp_path):
     assert doc["schema"] == "mpsim.anytime/1" and doc["report"]["schema"] == "mpsim.report/2"
     assert [float(r["accuracy"]) for r in _csv(cs)] == [p["accuracy"] for p in doc["points"]]
     assert len(_csv(tmp_path / "a-outputs.csv")) == 4
+    assert [u["name"] for u in _csv(tmp_path / "a-units.csv")] == [u["name"] for u in doc["report"]["units"]]
     assert main(["verify", str(tiny_dir / "graph.json"), "--json", str(js), "--csv", str(cs)]) == 0
     _check_80(_out(capsys), "m_4")
     assert _json(js)["schema"] == "mpsim.verify/1" and len(_csv(cs)) == 4

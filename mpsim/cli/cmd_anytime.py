@@ -12,6 +12,7 @@ from mpsim.anytime.sweep import predict, sweep
 from mpsim.atomic import write_text
 from mpsim.cli.output import add_output_flags, print_tables, stamp, write_outputs
 from mpsim.views.anytime_tables import anytime_tables
+from mpsim.views.run_tables import units_table
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import load_profile
 from mpsim.models import export_folder, resolve_model
@@ -92,7 +93,8 @@ def run(args) -> int:
     res = stamp("mpsim.anytime/1", res)
     tables = anytime_tables(res)
     print_tables(tables)
-    write_outputs(args, tables, "mpsim.anytime/1", res)
+    write_outputs(args, tables + ([units_table(res["report"])] if res["report"].get("units") else []),
+                  "mpsim.anytime/1", res)
     if args.html:
         from mpsim.views.html import anytime_page
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from mpsim.fmt import count, fraction, seconds
+from mpsim.fmt import count, fraction, percent, seconds
+from mpsim.fmt import rate as fmt_rate
 from mpsim.views.table import Column, TableView
 
 from mpsim.atomic import write_text
@@ -104,11 +105,12 @@ def run(args) -> int:
     rep["seed"] = args.seed
     st = rep.get("steady_state")
     if st and st["overloaded"]:
-        console.print(f"[yellow]warning:[/yellow] overloaded: {args.rate:g} frames/s offered, "
-                      f"{rep['throughput_fps']:.4g} completed; the queue and the latency grow without bound")
+        console.print(f"[yellow]warning:[/yellow] overloaded: {fmt_rate(args.rate)} offered, "
+                      f"{fmt_rate(rep['throughput_fps'])} completed; the queue and the latency grow without bound")
     elif st and not st["converged"]:
         console.print(f"[yellow]warning:[/yellow] not converged: the 95 % intervals are wider than "
-                      f"{st['tolerance']:.2%} after {st['frames']:,} frames (leave --frames out, or raise --max-frames)")
+                      f"{percent(st['tolerance'])} after {count(st['frames'])} frames (leave --frames out, or raise "
+                      "--max-frames)")
     print_report(rep)
     write_outputs(args, report_tables(rep), SCHEMA, rep)
     if args.html:

@@ -14,7 +14,7 @@ from mpsim.models import resolve_model
 from mpsim.cli.cmd_run import add_run_options, run_options
 from mpsim.sweeps import run_point, tasks
 
-from mpsim.views.sweep_tables import sweep_tables
+from mpsim.views.sweep_tables import sweep_tables, sweep_units_table
 
 
 def _list(text: str) -> list[str]:
@@ -60,7 +60,7 @@ def run(args) -> int:
     rates = [None if r == "max" else _rate(r) for r in _list(args.rates or "max")]
     todo = tasks(profiles, models, modes, args.frames, args.engine, args.policy, values, args.data,
                  options=run_options(args), rates=rates, tolerance=args.tolerance, max_frames=args.max_frames,
-                 data_frames=args.data_frames, report=bool(args.html))
+                 data_frames=args.data_frames, report=True)
     with Progress(TextColumn("sweeping"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True),
                   transient=True) as prog:
         task = prog.add_task("points", total=len(todo))
@@ -69,8 +69,9 @@ def run(args) -> int:
     rows = [row for rs in results for row in rs]
     reports = [row.pop("report", None) for row in rows]
     full, shown = sweep_tables(rows)
+    units = sweep_units_table(rows, reports)
     print_tables([shown])
-    write_outputs(args, [full], "mpsim.sweep/1", {"rows": rows})
+    write_outputs(args, [full, units], "mpsim.sweep/1", {"rows": rows, "units": units.records()})
     if args.html:
         from mpsim.views.html import sweep_page
 

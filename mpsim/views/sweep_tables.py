@@ -42,3 +42,22 @@ def sweep_tables(rows: Sequence[dict[str, Any]]) -> tuple[TableView, TableView]:
     keys = [k for k in FIELDS if any(k in r for r in rows)]
     full = TableView("rows", "sweep", [Column(k, k) for k in keys], [dict(r) for r in rows])
     return full, shown
+
+
+def sweep_units_table(rows: Sequence[dict[str, Any]], reports: Sequence[dict[str, Any] | None]) -> TableView:
+    """Per unit of every point that ran: the point's keys, then the run report's unit rows
+    (tiles, arrays or SMs as the profile counts them)."""
+    from mpsim.views.run_tables import unit_records
+
+    t = TableView("units", "per unit of every point", [])
+    keys: dict[str, None] = {}
+    for r, rep in zip(rows, reports):
+        if not rep or not rep.get("units"):
+            continue
+        point = {k: r.get(k) for k in ("profile", "model", "mode", "offered_rate_fps", "policy", "value") if k in r}
+        for u in unit_records(rep):
+            row = {**point, **u}
+            keys.update(dict.fromkeys(row))
+            t.rows.append(row)
+    t.columns = [Column(k, k) for k in keys]
+    return t

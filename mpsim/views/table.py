@@ -67,9 +67,9 @@ class TableView:
     def widths(self, width: int) -> list[int] | None:
         """Column widths that fit ``width`` terminal columns without breaking a word: each column
         gets its longest word (a number column its longest value; where they cannot all fit, the
-        longest words fold), the rest of the
-        room goes to the columns in proportion to what they would still use. None when everything
-        fits as it is (or nothing can)."""
+        longest words fold), the first column (the rows' names) all it needs where the others still
+        fit, and the rest of the room goes to the columns in proportion to what they would still
+        use. None when everything fits as it is (or nothing can)."""
         cols = self.shown
         cells = [[c.header] + [self.text(r, c) for r in self.rows] for c in cols]
         # A word is a column's unbreakable piece; a number with its unit ("2.07 GMAC") is one.
@@ -86,6 +86,7 @@ class TableView:
             lo[k] -= 1
         if sum(lo) > room:
             return None
+        lo[0] = max(lo[0], min(hi[0], room - sum(lo[1:])))  # the rows' names whole first, where they fit
         spare, want = room - sum(lo), [h - m for h, m in zip(hi, lo)]
         return [m + spare * w // max(1, sum(want)) for m, w in zip(lo, want)]
 
