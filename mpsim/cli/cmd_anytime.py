@@ -45,7 +45,8 @@ def register(sub) -> None:
                    help="decide exits on the functional executor (profile numerics) or on PyTorch")
     p.add_argument("--checkpoint", metavar="FILE", help="with --outputs torch: the trained weights of the preset")
     add_run_options(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the data frames and the hardware's random effects")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_output_flags(p, "write the points, the per-output curve and the full graph's report as JSON", html=True)
     p.add_argument("--plot", metavar="STEM", help="write STEM.png and STEM.svg: accuracy over latency, energy, MACs")
     p.set_defaults(func=run)
@@ -78,7 +79,7 @@ def run(args) -> int:
     outputs_of = _outputs_fn(args, g, profile)
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
-                  transient=True) as prog:
+                  transient=True, disable=args.quiet) as prog:
         t1 = prog.add_task("predicting", total=len(images))
         pr = predict(outputs_of, images, labels, progress=lambda i: prog.update(t1, completed=i))
         t2 = prog.add_task("simulating", total=len(values))

@@ -35,6 +35,8 @@ def register(sub) -> None:
     p.add_argument("--values", help="policy values, comma-separated")
     p.add_argument("--data", default="digits", help="frames for the policy (see mpsim anytime)")
     p.add_argument("--data-frames", type=int, default=16, help="data frames to evaluate for the policy (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the policy's data frames (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://host:8786)")
     p.add_argument("--workers", type=int, help="run on a local Dask cluster of N worker processes")
     add_output_flags(p, "write the rows as JSON (schema mpsim.sweep/1: {schema, mpsim_version, rows})", html=True)
@@ -60,9 +62,9 @@ def run(args) -> int:
     rates = [None if r == "max" else _rate(r) for r in _list(args.rates or "max")]
     todo = tasks(profiles, models, modes, args.frames, args.engine, args.policy, values, args.data,
                  options=run_options(args), rates=rates, tolerance=args.tolerance, max_frames=args.max_frames,
-                 data_frames=args.data_frames, report=True)
+                 data_frames=args.data_frames, seed=args.seed, report=True)
     with Progress(TextColumn("sweeping"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True),
-                  transient=True) as prog:
+                  transient=True, disable=args.quiet) as prog:
         task = prog.add_task("points", total=len(todo))
         results = map_tasks(run_point, todo, scheduler=args.scheduler, workers=args.workers,
                             progress=lambda i: prog.update(task, completed=i))

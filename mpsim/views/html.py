@@ -10,7 +10,7 @@ import json
 from html import escape
 from typing import Any, Sequence
 
-from mpsim.fmt import count, joules, nbytes, percent, rate, seconds, watts
+from mpsim.fmt import count, joules, nbytes, number, percent, rate, seconds, watts
 from mpsim.views import svg
 from mpsim.views.doc import stamp
 from mpsim.views.run_tables import (class_records, latency_table, operations_table, traffic_table, units_table,
@@ -129,7 +129,7 @@ def _bsp(bsp: dict[str, Any] | None) -> str:
                    f'<td class="num">{seconds(bsp[k] * bsp["step_s"])}</td></tr>' for k in parts)
     steps = bsp["steps_per_frame"]
     return (f'<div class="kpis">{kpi("bsp.step_s", "superstep (operation) time", bsp["step_s"], seconds(bsp["step_s"]))}'
-            f'{kpi("bsp.steps_per_frame", "supersteps per frame", steps, f"{steps:.4g}")}</div>'
+            f'{kpi("bsp.steps_per_frame", "supersteps per frame", steps, number(steps))}</div>'
             f'<div class="stack">{segs}</div><table><thead><tr><th>phase</th><th>share</th><th>per step</th></tr>'
             f'</thead><tbody>{rows}</tbody></table>')
 

@@ -167,9 +167,9 @@ def summary_table(rep: dict[str, Any]) -> TableView:
             row("bottleneck", "bottleneck", b["name"], f"{b['name']} ({b['class']}, {percent(b['utilisation'])})")
         e = rep["energy_j_per_frame"]
         if e:
-            row("energy_j_per_frame", "energy per frame", e["total"],
-                f"{joules(e['total'])}: static {joules(e['static'])}, compute {joules(e['compute'])}, movement "
-                f"{joules(e['movement'])}, conversion {joules(e['conversion'])}")
+            parts = ", ".join(f"{k} {joules(e[k])}" for k in ("static", "compute", "movement", "conversion")
+                              if e.get(k) or k == "static")  # a digital chip converts nothing: no "0 J"
+            row("energy_j_per_frame", "energy per frame", e["total"], f"{joules(e['total'])}: {parts}")
             row("power_w", "power", rep["power_w"], f"{watts(rep['power_w'])}, {rate(rep['frames_per_joule'], 'frames/J')}")
         bsp = rep.get("bsp")
         if bsp:
