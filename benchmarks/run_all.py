@@ -129,11 +129,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the training demonstrations")
     ap.add_argument("--summary", action="store_true", help="run nothing: rebuild the report from results/")
+    ap.add_argument("--only", metavar="SCRIPT,..", help="run only these (e.g. bench_executor.py); the others keep "
+                                                         "their last runs")
     args = ap.parse_args()
+    only = None if not args.only else {s.strip() for s in args.only.split(",")}
     runs = _load(RUNS.name) or {}
     failed = []
     for script, slow, _ in BENCHMARKS:
-        if args.summary or (slow and args.quick):
+        if args.summary or (slow and args.quick) or (only is not None and script not in only):
             continue
         if not (HERE / script).exists():
             runs[script] = {"status": "missing", "wall_s": None, "date": time.strftime("%Y-%m-%d")}

@@ -54,7 +54,8 @@ def test_load_profile_overrides_with_units_recompute_derived_values():
     assert mpsim.load_profile("ipu_m2000", {"links.host_in": "25 GB/s"}).link_bandwidth["host_in"] == 25e9
     assert mpsim.load_profile(p, compute__chips=4).capacity_bytes == base.capacity_bytes
     custom = mpsim.load_profile({"extends": "ipu_gc200", "name": "my_ipu",
-                                 "compute": {"clock": {"value": 1, "unit": "GHz", "source": "assumption: a slower clock for this test"}}})
+                                 "compute": {"clock": {"value": 1, "unit": "GHz",
+                                                       "source": "assumption: a slower clock for this test"}}})
     assert custom.name == "my_ipu" and custom.clock_hz == 1e9 and custom.tiles_per_chip == 1472
     with pytest.raises(ProfileError, match="not a bandwidth unit|unit"):
         mpsim.load_profile("ipu_m2000", links__host_in="25 GB")

@@ -155,7 +155,8 @@ def run_budget(args) -> int:
         print("best depth-only output: none fits (even the first full-width output is over budget)")
     best = TableView("best", f"best sub-networks within {fmt.macs(args.macs)}",
                      [Column("kind", "kind"), Column("name", "sub-network"), Column("l", "l", fmt.count, True),
-                      Column("c", "c", fmt.count, True), Column("accuracy", "accuracy", lambda v: f"{100 * v:.2f} %", True),
+                      Column("c", "c", fmt.count, True),
+                      Column("accuracy", "accuracy", lambda v: f"{100 * v:.2f} %", True),
                       Column("macs", "MACs", fmt.macs, True)])
     for kind, e in (("best", b), ("best depth-only", d)):
         if e:

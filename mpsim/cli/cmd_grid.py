@@ -125,10 +125,12 @@ def grid_tables(outcome) -> list:
                    Column("width", "f", num, True), Column("macs", "MACs", macs, True),
                    Column("miou_first", "m_1", lambda v: f"{v:.3f}", True),
                    Column("miou_last", "m_N", lambda v: f"{v:.3f}", True),
-                   Column("peak_miou", "peak", lambda v: f"{v:.3f}", True), Column("auc", "AUC", lambda v: f"{v:.4f}", True),
+                   Column("peak_miou", "peak", lambda v: f"{v:.3f}", True),
+                   Column("auc", "AUC", lambda v: f"{v:.4f}", True),
                    Column("rank", "rank", lambda v: "dropped" if v is None else str(v), True)])
     for p in outcome["points"]:
-        t.add(family=p["family"], config=f"{p['scales']},{p['iterations']},{p['blocks']}", scales=p["scales"], iterations=p["iterations"], blocks=p["blocks"], width=p["width"],
+        t.add(family=p["family"], config=f"{p['scales']},{p['iterations']},{p['blocks']}", scales=p["scales"],
+              iterations=p["iterations"], blocks=p["blocks"], width=p["width"],
               macs=p["macs_per_output"][-1], miou_first=p["miou_per_output"][0], miou_last=p["miou_per_output"][-1],
               peak_miou=p["peak_miou"], auc=p["auc"], rank=None if p["discarded"] else p["rank"])
     r = TableView("ranking", "average rank across families",

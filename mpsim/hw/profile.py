@@ -391,4 +391,3 @@ def profile_from_mapping(raw: Mapping[str, Any], overrides: Mapping[str, Any] | 
     if overrides:
         raw = apply_overrides(raw, overrides, where)
     return _build(raw, Path(f"<{where}>"), where).with_precision(precision)
-

@@ -129,7 +129,8 @@ def unit_rows(pl: Placement, plan: SimPlan, r: SimResult, thr: float) -> list[di
 
 def operation_rows(plan: SimPlan, r: SimResult) -> list[dict[str, Any]]:
     """Per plan node (an operation, or a fused group run as one): its unit, firings (a firing
-    serves a whole batch) and busy time per image, its share of the compute units' busy time, its dynamic energy per image."""
+    serves a whole batch) and busy time per image, its share of the compute units' busy time,
+    its dynamic energy per image."""
     fires = firings_per_frame(plan, r) / plan.batch
     busy = r.node_busy / max(1, r.frames) / plan.batch
     energy = fires * (plan.energy_compute_j + plan.energy_conversion_j + plan.energy_move_j)

@@ -44,7 +44,11 @@ details{margin:6px 0}summary{cursor:pointer;color:#234}
 # record how many resources it fetched (a test asserts none).
 JS = """
 (function(){
-  function key(td){var v=td.getAttribute('data-value');if(v!==null&&v!==''&&!isNaN(+v))return +v;return td.textContent.trim().toLowerCase();}
+  function key(td){
+    var v=td.getAttribute('data-value');
+    if(v!==null&&v!==''&&!isNaN(+v))return +v;
+    return td.textContent.trim().toLowerCase();
+  }
   document.querySelectorAll('table.sortable').forEach(function(t){
     t.querySelectorAll('th').forEach(function(th,i){
       th.addEventListener('click',function(){
@@ -52,7 +56,11 @@ JS = """
         t.querySelectorAll('th').forEach(function(h){h.classList.remove('sorted-asc','sorted-desc');});
         th.classList.add(asc?'sorted-asc':'sorted-desc');
         var body=t.tBodies[0],rows=Array.prototype.slice.call(body.rows);
-        rows.sort(function(a,b){var x=key(a.cells[i]),y=key(b.cells[i]);if(typeof x!==typeof y){x=String(x);y=String(y);}return (x<y?-1:x>y?1:0)*(asc?1:-1);});
+        rows.sort(function(a,b){
+          var x=key(a.cells[i]),y=key(b.cells[i]);
+          if(typeof x!==typeof y){x=String(x);y=String(y);}
+          return (x<y?-1:x>y?1:0)*(asc?1:-1);
+        });
         rows.forEach(function(r){body.appendChild(r);});
       });
     });
@@ -128,7 +136,8 @@ def _bsp(bsp: dict[str, Any] | None) -> str:
     rows = "".join(f'<tr><td>{k}</td><td class="num" data-value="{bsp[k]!r}">{percent(bsp[k])}</td>'
                    f'<td class="num">{seconds(bsp[k] * bsp["step_s"])}</td></tr>' for k in parts)
     steps = bsp["steps_per_frame"]
-    return (f'<div class="kpis">{kpi("bsp.step_s", "superstep (operation) time", bsp["step_s"], seconds(bsp["step_s"]))}'
+    step = kpi("bsp.step_s", "superstep (operation) time", bsp["step_s"], seconds(bsp["step_s"]))
+    return (f'<div class="kpis">{step}'
             f'{kpi("bsp.steps_per_frame", "supersteps per frame", steps, number(steps))}</div>'
             f'<div class="stack">{segs}</div><table><thead><tr><th>phase</th><th>share</th><th>per step</th></tr>'
             f'</thead><tbody>{rows}</tbody></table>')
@@ -187,8 +196,8 @@ def run_body(rep: dict[str, Any]) -> str:
                 ("overloaded (offered above capacity)", "yes" if st["overloaded"] else "no", st["overloaded"])]
         body = "".join(f'<tr><td>{escape(a)}</td><td data-key="steady.{i}" data-value="{"" if r is None else r!r}">'
                        f'{escape(t)}</td></tr>' for i, (a, t, r) in enumerate(rows))
-        sec.append(f'<h2>Convergence interval</h2>'
-                   f'{"" if st["converged"] else "<p class=warn>Not converged: the figures below are not steady-state figures.</p>"}'
+        warn = "" if st["converged"] else "<p class=warn>Not converged: these are not steady-state figures.</p>"
+        sec.append(f'<h2>Convergence interval</h2>{warn}'
                    f'<table><tbody>{body}</tbody></table>')
     tiles = svg.tile_map(rep)
     if tiles:

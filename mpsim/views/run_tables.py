@@ -45,7 +45,8 @@ def units_table(rep: dict[str, Any], top: int | None = None) -> TableView:
             Column("weight_bytes", "weights", nbytes, True), Column("buffer_bytes", "buffers", nbytes, True),
             Column("bytes", "bytes", nbytes, True), Column("occupancy", "occupancy", percent, True),
             Column("busy_s_per_frame", "busy per frame", seconds, True), Column("utilisation", "busy", percent, True),
-            Column("time_share", "share", percent, True), Column("energy_j_per_frame", "energy per frame", joules, True)]
+            Column("time_share", "share", percent, True),
+            Column("energy_j_per_frame", "energy per frame", joules, True)]
     return TableView("units", "per unit", cols, rows, caption=caption)
 
 
@@ -141,7 +142,8 @@ def summary_table(rep: dict[str, Any]) -> TableView:
         f"{rep['placement']} ({rep['strategy']}), {rep['mode']} mode, {rep['engine'] or '-'} engine")
     row("precision", "precision / batch", rep["precision"], f"{rep['precision']} / {rep['batch']}")
     if rep["fits"]:
-        row("replicas", "replicas", rep["replicas"], f"{rep['replicas']} x {rep['chips_per_replica']} chip(s): {rep['note']}")
+        row("replicas", "replicas", rep["replicas"],
+            f"{rep['replicas']} x {rep['chips_per_replica']} chip(s): {rep['note']}")
     row("required_bytes", "memory needed / available", mem["required_bytes"],
         f"{nbytes(mem['required_bytes'])} / {nbytes(mem['capacity_bytes'])}")
     row(f"{word}_used", f"{word} needed / used / available", mem["used"],
@@ -170,7 +172,8 @@ def summary_table(rep: dict[str, Any]) -> TableView:
             parts = ", ".join(f"{k} {joules(e[k])}" for k in ("static", "compute", "movement", "conversion")
                               if e.get(k) or k == "static")  # a digital chip converts nothing: no "0 J"
             row("energy_j_per_frame", "energy per frame", e["total"], f"{joules(e['total'])}: {parts}")
-            row("power_w", "power", rep["power_w"], f"{watts(rep['power_w'])}, {rate(rep['frames_per_joule'], 'frames/J')}")
+            row("power_w", "power", rep["power_w"],
+                f"{watts(rep['power_w'])}, {rate(rep['frames_per_joule'], 'frames/J')}")
         bsp = rep.get("bsp")
         if bsp:
             parts = ", ".join(f"{k} {percent(bsp[k])}" for k in ("overhead", "compute", "sync", "exchange") if k in bsp)
