@@ -431,8 +431,9 @@ def test_cli_export_then_stats(tiny_dir, tmp_path, capsys):
     assert sorted(p.name for p in tiny_dir.iterdir()) == ["graph.json", "reference.npz", "weights.npz"]
     out = tmp_path / "stats.json"
     assert main(["stats", str(tiny_dir), "--json", str(out)]) == 0
-    data = json.loads(out.read_text())
-    assert set(data) == set(TINY_STATS)
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "mpsim.stats/1" and doc["graph"] == "itnet-tiny"
+    data = {k: doc[k] for k in TINY_STATS}
     assert data == TINY_STATS
     assert "12,228" in capsys.readouterr().out
     g = load_graph(tiny_dir)
