@@ -18,3 +18,7 @@ class ProfileError(MpsimError):
 
 class UnsupportedOperatorError(MpsimError):
     """A model uses operators the exporter cannot express in the graph format."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that clean-up runs (the CLI exits with 143)."""

@@ -7,13 +7,14 @@ from rich.table import Table
 
 from mpsim.analysis.metrics import stats
 from mpsim.atomic import write_json
-from mpsim.ir.serialize import load_graph
+from mpsim.cli.argtypes import output_file
+from mpsim.models import resolve_model
 
 
 def register(sub) -> None:
     p = sub.add_parser("stats", help="parameters, MACs, graph size, depth and state of a graph")
-    p.add_argument("graph", help="graph.json, or a folder that holds one")
-    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("graph", help="built-in model name, graph.json, or a folder that holds one")
+    p.add_argument("--json", metavar="FILE", type=output_file, help="also write the figures as JSON")
     p.set_defaults(func=run)
 
 
@@ -22,7 +23,7 @@ def _mb(b: int) -> str:
 
 
 def run(args) -> int:
-    g = load_graph(args.graph)
+    g = resolve_model(args.graph)
     s = stats(g)
     console = Console()
     head = Table(title=f"{g.name}: graph metrics", show_header=False)

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import Profile
+from mpsim.limits import check_stream
 from mpsim.ir.graph import Graph
 from mpsim.mapping.mapper import Placement, place
 from mpsim.sim.plan import SimPlan, build_sequential_plan, build_spatial_plan
@@ -36,13 +37,12 @@ def run_engine(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int, r
         raise MpsimError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
     if engine not in ENGINES:
         raise MpsimError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")
-    if frames < 1:
-        raise MpsimError(f"--frames must be at least 1, got {frames}")
-    if rate is not None and rate <= 0:
-        raise MpsimError(f"--rate must be positive, got {rate}")
-    if mode != "dataflow" and plan.strategy == "spatial":
-        from mpsim.sim.tick_engine import simulate_ticks
-
+    stepped = mode != "dataflow" and plan.strategy == "spatial"
+    if stepped:
+        from mpsim.sim.tick_engine import rollout_tick, simulate_ticks
+    step = (rollout_tick(plan) if mode == "rollout" else p.sync_s) if stepped else None
+    check_stream(frames, rate, int(plan.level_trips[-1].sum()), engine, step, mode)  # bounded work
+    if stepped:
         if engine == "fast":
             raise MpsimError(f"the fast engine runs dataflow mode only: use --mode dataflow, or --engine simpy for {mode}")
         return simulate_ticks(plan, p, mode, frames, rate, window, record, trace_frames, progress, levels)
