@@ -149,7 +149,7 @@ def show(value: Any) -> str:
 
 
 def _num(x: float) -> str:
-    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e15):
+    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 1e6):
         return f"{int(x):,}"
     return f"{x:g}"
 

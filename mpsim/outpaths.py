@@ -9,57 +9,81 @@ none) so that ``mpsim.cli.argtypes`` can report it as a flag error and code can 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from mpsim.errors import MpsimError
 
 
+class _Unreachable(Exception):
+    pass
+
+
+def _kind(p: Path) -> str:
+    """'missing', 'dir', 'file' or 'other'; _Unreachable when a folder on the way cannot be searched."""
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        return "missing"
+    except NotADirectoryError:
+        raise _Unreachable(f"a part of {p} is a file, not a folder") from None
+    except PermissionError:
+        raise _Unreachable(f"a folder on the way to {p} cannot be searched (permission denied)") from None
+    except OSError as exc:
+        raise _Unreachable(f"{p}: {exc.strerror or exc}") from None
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
+def _writable_dir(d: Path) -> str | None:
+    return None if os.access(d, os.W_OK | os.X_OK) else f"folder {d} is not writable"
+
+
 def _creatable(path: Path) -> str | None:
     """Problem with creating ``path`` (and missing folders above it), or None."""
     parent = path.parent
-    while not parent.exists():
+    while _kind(parent) == "missing":
         if parent == parent.parent:
             return f"no folder on the way to {path} exists"
         parent = parent.parent
-    if not parent.is_dir():
+    if _kind(parent) != "dir":
         return f"{parent} is not a folder"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"folder {parent} is not writable"
-    return None
+    return _writable_dir(parent)
 
 
 def file_problem(path: str | os.PathLike[str]) -> str | None:
     """Why ``path`` cannot receive a file (written beside it, then renamed over it), or None."""
     text = os.fspath(path)
     if not text.strip():
-        return "an empty path"
+        return "is an empty path"
     p = Path(text)
-    if p.is_dir():
-        return "is a folder (give a file path)"
-    if p.exists() or p.is_symlink():
-        if not p.is_file():
+    try:
+        kind = _kind(p)
+        if kind == "dir":
+            return "is a folder (give a file path)"
+        if kind == "other":
             return "exists and is not a regular file"
-        if not os.access(p.parent, os.W_OK | os.X_OK):
-            return f"folder {p.parent} is not writable"
-        return None
-    return _creatable(p)
+        if kind == "file":
+            return _writable_dir(p.parent)
+        return _creatable(p)
+    except _Unreachable as exc:
+        return str(exc)
 
 
 def folder_problem(path: str | os.PathLike[str]) -> str | None:
     """Why ``path`` cannot become (or be replaced as) a folder of results, or None."""
     text = os.fspath(path)
     if not text.strip():
-        return "an empty path"
+        return "is an empty path"
     p = Path(text)
-    if p.exists() or p.is_symlink():
-        if not p.is_dir():
+    try:
+        kind = _kind(p)
+        if kind == "missing":
+            return _creatable(p)
+        if kind != "dir":
             return "exists and is not a folder"
-        if not os.access(p, os.W_OK | os.X_OK):
-            return "is a folder that is not writable"
-        if not os.access(p.resolve().parent, os.W_OK | os.X_OK):
-            return f"folder {p.resolve().parent} is not writable"
-        return None
-    return _creatable(p)
+        return _writable_dir(p) or _writable_dir(p.resolve().parent)
+    except _Unreachable as exc:
+        return str(exc)
 
 
 def stem_problem(stem: str | os.PathLike[str], suffixes: tuple[str, ...] = (".png", ".svg")) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from mpsim.errors import ProfileError
 from mpsim.hw.units import DIMENSIONS, DTYPE_BYTES, UnitError, to_si
-from mpsim.limits import FIELD_MAXIMUM, MAX_TOTAL_TILES, SI_RANGE
+from mpsim.limits import FIELD_MAXIMUM, MAX_TOTAL_TILES, SI_RANGE, range_text
 
 KINDS = ("tiles", "crossbar", "gpu")
 MODES = ("dataflow", "bsp", "rollout")
@@ -229,9 +229,11 @@ def _check_range(field: str, spec: FieldSpec, value: Any, unit: str, si: float) 
     hi = min(hi, FIELD_MAXIMUM.get(field, hi))
     if si != 0 and not lo <= si <= hi:
         si_unit = DIMENSIONS[spec.dim].si_unit
+        in_si = "" if unit == si_unit else f" ({si:.4g} {si_unit})"
         zero = "" if spec.positive else "0 or "
-        raise _Fail(field, f"value {_r(value)} {unit} is {si:.4g} {si_unit}, out of range (allowed: {zero}"
-                           f"{lo:g}..{hi:g} {si_unit}; docs/limits.md)")
+        allowed = range_text(lo, hi, integer=spec.integer, unit=si_unit)
+        raise _Fail(field, f"value {_r(value)} {unit}{in_si} is out of range (allowed: {zero}{allowed}; "
+                           "docs/limits.md)")
 
 
 def _check_totals(fields: Mapping[str, Quantity]) -> None:
