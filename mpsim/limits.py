@@ -246,3 +246,20 @@ def check_stream(frames: int, rate: float | None, firings_per_frame: int, engine
         raise MpsimError(f"{frames:,} frames x {firings_per_frame:,} node firings per frame = {work:.3g} firings, "
                          f"more than the {engine} engine's limit of {limit:.3g} (use at most "
                          f"{max(1, limit // max(1, firings_per_frame)):,} frames{hint})")
+
+
+def markdown_table() -> str:
+    """The limits as docs/limits.md shows them (``python -m mpsim.limits`` prints it)."""
+    rows = ["| limit | value | unit | bounds |", "|---|---|---|---|"]
+    for lim in LIMITS.values():
+        if isinstance(lim.value, tuple):
+            value = f"{lim.value[0]:g} .. {lim.value[1]:g}"
+        else:
+            big = lim.value >= 1e10 or (isinstance(lim.value, float) and lim.value >= 1e6)
+            value = f"{lim.value:.4g}" if big else _num(lim.value)
+        rows.append(f"| `{lim.name}` | {value} | {lim.unit} | {lim.bounds} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

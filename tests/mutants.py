@@ -97,7 +97,10 @@ def graph_mutant(rng: random.Random) -> str:
     names = list(doc["tensors"])
     for _ in range(rng.randint(1, 3)):
         if rng.random() < 0.3:
-            _edit_meaning(rng, doc)
+            try:
+                _edit_meaning(rng, doc)
+            except (TypeError, KeyError, AttributeError, IndexError, ValueError):
+                pass  # an earlier edit broke what this one reads: the mutant stays as it is
         else:
             doc = _edit_tree(rng, doc, names[:3])
     return json.dumps(doc)

@@ -305,3 +305,34 @@ def test_rejected_commands_leave_files_as_they_were(tmp_path, capsys):
     before = snapshot([out])
     assert_rejected(["run", "--model", "itnet-tiny", "--frames", "5", "--rate", "1e-300", "--json", out], capsys)
     assert snapshot([out]) == before and sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_the_limits_page_prints_the_limits_table():
+    from mpsim.hw.units import DIMENSIONS
+    from mpsim.limits import SI_RANGE, markdown_table
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "limits.md").read_text()
+    table = page.split("<!-- limits:start -->\n", 1)[1].split("\n<!-- limits:end -->", 1)[0]
+    assert table == markdown_table()  # regenerate with: python -m mpsim.limits
+    assert set(DIMENSIONS) <= set(SI_RANGE)  # every profile dimension has a range
+
+
+def test_same_seed_same_json_bytes(tiny_dir, tmp_path, capsys):
+    """What held before the checks must keep holding: the same inputs give byte-identical JSON."""
+    grid, acc = tmp_path / "grid.json", tmp_path / "acc.json"
+    grid.write_text(json.dumps({"macs": [[1, 2], [3, 4]]}))
+    acc.write_text(json.dumps({"accuracy": [[0.5, 0.6], [0.1, 0.9]]}))
+    commands = {
+        "run": ["run", "--model", "itnet-tiny", "--frames", "20", "--seed", "3", "--quiet"],
+        "stats": ["stats", tiny_dir],
+        "verify": ["verify", tiny_dir],
+        "anytime": ["anytime", "--profile", "gpu_v100", "--model", tiny_dir, "--values", "0.5,0.9", "--frames", "2",
+                    "--sim-frames", "4", "--seed", "2"],
+        "sweep": ["sweep", "--profiles", "ipu_gc200", "--models", "itnet-tiny", "--frames", "10"],
+        "dnn budget": ["dnn", "budget", "--macs", "3", "--accuracy", acc, "--grid", grid],
+    }
+    for name, argv in commands.items():
+        outs = [tmp_path / f"{name.replace(' ', '-')}-{i}.json" for i in range(2)]
+        for out in outs:
+            assert cli([*argv, "--json", out], capsys)[0] == 0, name
+        assert outs[0].read_bytes() == outs[1].read_bytes(), name
