@@ -27,7 +27,7 @@ from mpsim.cli.main import build_parser
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import load_profile
 from mpsim.ir.serialize import loads
-from tests.clikit import TINY_GRAPH, cli, graph_file, profile_file
+from tests.clikit import TINY_GRAPH, cli, profile_file
 from tests.mutants import graph_mutant, outcome, profile_mutant
 
 FAST = settings(deadline=None, database=None, suppress_health_check=list(HealthCheck))

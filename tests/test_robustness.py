@@ -111,9 +111,11 @@ def test_bad_graph_is_one_line(case, command, tmp_path, capsys):
 # Profiles --------------------------------------------------------------------------------------
 
 PROFILE_CASES = {
-    "finite in its unit, infinite in SI": (_field("links", "chip_to_chip", 1e300, "TB/s"), ["not a finite number in SI"]),
+    "finite in its unit, infinite in SI": (_field("links", "chip_to_chip", 1e300, "TB/s"),
+                                           ["not a finite number in SI"]),
     "1e30 chips": (_chips(1e30), ["compute.chips", "out of range", "4,096"]),
-    "1e-30 Hz clock": (_field("compute", "clock", 1e-30, "Hz"), ["compute.clock", "1e-30 Hz is out of range", "[1, 1e+11] Hz"]),
+    "1e-30 Hz clock": (_field("compute", "clock", 1e-30, "Hz"),
+                       ["compute.clock", "1e-30 Hz is out of range", "[1, 1e+11] Hz"]),
     "too many tiles in all": (lambda d: [_chips(4096)(d), _field("compute", "tiles_per_chip", 2**20)(d)] and None,
                               ["chips x tiles_per_chip", f"{MAX_TOTAL_TILES:,}"]),
 }

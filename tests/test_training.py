@@ -238,8 +238,8 @@ def test_cli_terminated_run_cleans_up_and_resumes_to_the_same_result(reference_r
 
     ref_dir, ref_metrics = reference_run
     out = tmp_path / "terminated"
-    proc = subprocess.Popen(MPSIM + ["train", "--out", str(out), *TINY_FLAGS], env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(MPSIM + ["train", "--out", str(out), *TINY_FLAGS],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (out / "checkpoint.pt").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)

@@ -26,11 +26,13 @@ def register(sub) -> None:
     p = sub.add_parser("anytime", help="sweep an early-exit policy: accuracy, latency, throughput, traffic")
     p.add_argument("--profile", default="ipu_m2000", help="hardware profile (name or YAML)")
     p.add_argument("--model", required=True, metavar="DIR",
-                   help="export folder with graph.json and weights.npz, or its graph.json (a built-in name with --outputs torch)")
+                   help="export folder with graph.json and weights.npz, or its graph.json "
+                        "(a built-in name with --outputs torch)")
     p.add_argument("--data", default="digits",
                    help="digits, camvid or cityscapes (labelled, with --data-root), or a folder of unlabelled PNG frames")
     p.add_argument("--data-root", metavar="DIR", help="data set folder for camvid / cityscapes")
-    p.add_argument("--frames", type=count(1, MAX_DATA_FRAMES, "frames"), default=32, help="data frames to evaluate (default 32)")
+    p.add_argument("--frames", type=count(1, MAX_DATA_FRAMES, "frames"), default=32,
+                   help="data frames to evaluate (default 32)")
     p.add_argument("--policy", choices=POLICIES, default="confidence")
     p.add_argument("--values", required=True, type=csv_list(real(0, MAX_POLICY_VALUE), max_items=MAX_POLICY_VALUES),
                    help="policy parameters to sweep, e.g. 0.5,0.8,0.95,1.1")
@@ -40,8 +42,10 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", metavar="FILE", help="with --outputs torch: the trained weights of the preset")
     p.add_argument("--mode", choices=MODES, default="dataflow")
     p.add_argument("--engine", choices=ENGINES, default="simpy")
-    p.add_argument("--sim-frames", type=count(2, MAX_FRAMES, "frames"), default=256, help="frames to simulate per value (default 256)")
-    p.add_argument("--rate", type=real(0, MAX_RATE, open_lo=True, unit="frames/s"), help="offered frames per second (default: as fast as accepted)")
+    p.add_argument("--sim-frames", type=count(2, MAX_FRAMES, "frames"), default=256,
+                   help="frames to simulate per value (default 256)")
+    p.add_argument("--rate", type=real(0, MAX_RATE, open_lo=True, unit="frames/s"),
+                   help="offered frames per second (default: as fast as accepted)")
     p.add_argument("--seed", type=seed(), default=0)
     p.add_argument("--json", metavar="FILE", type=output_file, help="write the points as JSON")
     p.add_argument("--plots", metavar="STEM", type=output_stem, help="write STEM.png and STEM.svg")

@@ -27,7 +27,8 @@ def register(sub) -> None:
 
     g = dsub.add_parser("grid", help="MACs, parameters and largest feature map of every sub-network")
     _preset_arg(g)
-    g.add_argument("--json", metavar="FILE", type=output_file, help='write {"macs", "params", "max_fmap_bytes"}: L x C grids')
+    g.add_argument("--json", metavar="FILE", type=output_file,
+                   help='write {"macs", "params", "max_fmap_bytes"}: L x C grids')
     g.add_argument("--plot", metavar="BASE", type=output_stem, help="write heat maps to BASE.png and BASE.svg")
     g.add_argument("--nonzero", action="store_true",
                    help="count only the weights the causal masks keep (default: dense, as exported)")
@@ -35,13 +36,15 @@ def register(sub) -> None:
 
     b = dsub.add_parser("budget", help="best sub-network within a MAC budget vs the best depth-only one")
     _preset_arg(b)
-    b.add_argument("--macs", required=True, type=real(0, MAX_MACS, open_lo=True, unit="MACs"), metavar="N", help="MAC budget, e.g. 24e6")
+    b.add_argument("--macs", required=True, type=real(0, MAX_MACS, open_lo=True, unit="MACs"), metavar="N",
+                   help="MAC budget, e.g. 24e6")
     b.add_argument("--accuracy", required=True, metavar="FILE",
                    help='accuracy grid JSON (an object with "accuracy": L x C fractions, or a bare grid)')
     b.add_argument("--grid", metavar="FILE", help="resource grid JSON from `mpsim dnn grid --json` (no torch)")
     b.add_argument("--nonzero", action="store_true", help="MACs of the causal masks' kept weights only")
     b.add_argument("--json", metavar="FILE", type=output_file, help="write the result as JSON")
-    b.add_argument("--plot", metavar="BASE", type=output_stem, help="write the accuracy map with the budget (BASE.png/.svg)")
+    b.add_argument("--plot", metavar="BASE", type=output_stem,
+                   help="write the accuracy map with the budget (BASE.png/.svg)")
     b.set_defaults(func=run_budget)
 
     c = dsub.add_parser("catalog", help="every sub-network with its resources (and accuracy) as JSON")

@@ -24,17 +24,21 @@ def register(sub) -> None:
                    help=f"built-in model name, graph.json or export folder (default {DEFAULT_MODEL})")
     p.add_argument("--frames", type=count(1, MAX_FRAMES, "frames"), default=200, help="frames to stream (default 200)")
     p.add_argument("--mode", choices=MODES, help="execution mode (default: the profile's)")
-    p.add_argument("--rate", type=real(0, MAX_RATE, open_lo=True, unit="frames/s"), help="offered frames per second (default: as fast as the graph accepts)")
+    p.add_argument("--rate", type=real(0, MAX_RATE, open_lo=True, unit="frames/s"),
+                   help="offered frames per second (default: as fast as the graph accepts)")
     p.add_argument("--seed", type=seed(), default=0, help="seed for every random choice (recorded in the report)")
     p.add_argument("--engine", choices=ENGINES, default="simpy", help="simulation engine (default simpy)")
     p.add_argument("--json", metavar="FILE", type=output_file, help="write the report as JSON")
-    p.add_argument("--trace", metavar="FILE", type=output_file, help="write a Chrome trace (opens in Perfetto) of the first frames")
-    p.add_argument("--trace-frames", type=count(0, MAX_TRACE_FRAMES, "frames"), default=4, help="frames to include in the trace (default 4)")
+    p.add_argument("--trace", metavar="FILE", type=output_file,
+                   help="write a Chrome trace (opens in Perfetto) of the first frames")
+    p.add_argument("--trace-frames", type=count(0, MAX_TRACE_FRAMES, "frames"), default=4,
+                   help="frames to include in the trace (default 4)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--budget-trace", metavar="FILE",
                    help="free tiles or bytes over time (CSV time_s,tiles or JSON); --model is then a catalog of "
                         "sub-networks (doubly nested network) and each frame gets the best one that fits")
-    p.add_argument("--deadline", type=real(0, MAX_SECONDS, open_lo=True, unit="s"), help="with --budget-trace: latency limit per frame in seconds")
+    p.add_argument("--deadline", type=real(0, MAX_SECONDS, open_lo=True, unit="s"),
+                   help="with --budget-trace: latency limit per frame in seconds")
     p.add_argument("--plot", metavar="STEM", type=output_stem, help="with --budget-trace: write STEM.png and STEM.svg")
     p.set_defaults(func=run)
 

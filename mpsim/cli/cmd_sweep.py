@@ -25,10 +25,12 @@ COLUMNS = ("profile", "model", "mode", "policy", "value", "fits", "strategy", "t
 
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="simulate every profile x model x mode and write one results table")
-    p.add_argument("--profiles", type=names(), default=",".join(list_profiles()), help="comma-separated (default: all built-in)")
+    p.add_argument("--profiles", type=names(), default=",".join(list_profiles()),
+                   help="comma-separated (default: all built-in)")
     p.add_argument("--models", type=names(), default="itnet-camvid-shared,itnet-camvid-independent,espnet-camvid",
                    help="comma-separated built-in models or export folders")
-    p.add_argument("--modes", type=names(), default="default", help="comma-separated modes; 'default' = each profile's own")
+    p.add_argument("--modes", type=names(), default="default",
+                   help="comma-separated modes; 'default' = each profile's own")
     p.add_argument("--frames", type=count(1, MAX_FRAMES, "frames"), default=100)
     p.add_argument("--engine", choices=("simpy", "fast"), default="simpy")
     p.add_argument("--policy", choices=("deadline", "confidence", "budget"),
@@ -37,7 +39,8 @@ def register(sub) -> None:
                    help="policy values, comma-separated")
     p.add_argument("--data", default="digits", help="frames for the policy (see mpsim anytime)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://host:8786)")
-    p.add_argument("--workers", type=count(1, MAX_WORKERS, "processes"), help="run on a local Dask cluster of N worker processes")
+    p.add_argument("--workers", type=count(1, MAX_WORKERS, "processes"),
+                   help="run on a local Dask cluster of N worker processes")
     p.add_argument("--json", metavar="FILE", type=output_file, help="write the rows as JSON")
     p.add_argument("--csv", metavar="FILE", type=output_file, help="write the rows as CSV")
     p.set_defaults(func=run)

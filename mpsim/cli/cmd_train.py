@@ -12,10 +12,22 @@ import os
 import signal
 
 from mpsim import limits
-from mpsim.cli.argtypes import count, output_folder, real, seed
+from mpsim.cli.argtypes import count, csv_list, output_folder, real, seed
 from mpsim.errors import MpsimError
 
 LOSSES = ("uniform", "thinned", "increasing", "single", "late")
+MAX_LOSS_WEIGHT = 1e6
+
+
+def _loss(text: str) -> str:
+    """A loss preset, or comma-separated weights a_n, each finite in [0, 1e6]."""
+    if text in LOSSES:
+        return text
+    if not any(c.isdigit() for c in text):
+        raise argparse.ArgumentTypeError(f"unknown loss '{text[:40]}' (presets: {', '.join(LOSSES)}; "
+                                         "or comma-separated weights)")
+    csv_list(real(0, MAX_LOSS_WEIGHT))(text)
+    return text
 
 
 def add_training_flags(p, grid: bool = False) -> None:
@@ -27,10 +39,11 @@ def add_training_flags(p, grid: bool = False) -> None:
     p.add_argument("--epochs", type=count(1, limits.MAX_EPOCHS), default=None, help="epochs (default: 10)")
     p.add_argument("--batch-size", type=count(1, limits.MAX_BATCH_SIZE), default=None, help="batch size (default: 16)")
     p.add_argument("--seed", type=seed(), default=None, help="seed of weights, data order, augmentation (default: 0)")
-    p.add_argument("--loss", default=None, metavar="PRESET",
+    p.add_argument("--loss", default=None, metavar="PRESET", type=_loss,
                    help=f"loss weights a_n: {', '.join(LOSSES)} (default: uniform) or N comma-separated numbers")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default=None, help="optimiser (default: adam)")
-    p.add_argument("--lr", type=real(0, limits.MAX_LR, open_lo=True), default=None, help="learning rate (default: 1e-3 adam, 0.05 sgd)")
+    p.add_argument("--lr", type=real(0, limits.MAX_LR, open_lo=True), default=None,
+                   help="learning rate (default: 1e-3 adam, 0.05 sgd)")
     p.add_argument("--weight-decay", type=real(0, 1), default=None, help="weight decay (default: 0)")
     p.add_argument("--momentum", type=real(0, 1, open_hi=True), default=None, help="SGD momentum (default: 0.9)")
     p.add_argument("--schedule", choices=("cosine", "step", "none"), default=None,
@@ -44,7 +57,8 @@ def add_training_flags(p, grid: bool = False) -> None:
     p.add_argument("--threads", type=count(1, limits.MAX_THREADS), default=None,
                    help="torch threads, fixed for determinism (default: 1" + ("" if grid else "; results can "
                    "differ between thread counts") + ")")
-    p.add_argument("--loader-workers", type=count(0, limits.MAX_LOADER_WORKERS), default=None, help="DataLoader worker processes (default: 0)")
+    p.add_argument("--loader-workers", type=count(0, limits.MAX_LOADER_WORKERS), default=None,
+                   help="DataLoader worker processes (default: 0)")
 
 
 TRAIN_KEYS = ("dataset", "data_root", "epochs", "batch_size", "seed", "loss", "optimizer", "lr", "weight_decay",
@@ -62,12 +76,14 @@ def explicit_settings(args, keys=TRAIN_KEYS) -> dict:
 def register(sub) -> None:
     p = sub.add_parser("train", help="train an ItNet (joint loss over all outputs), evaluate every output, export it")
     p.add_argument("--preset", default=None, help="model preset (default: itnet-tiny)")
-    p.add_argument("--out", required=True, metavar="DIR", type=output_folder, help="run folder: checkpoint.pt, metrics.json, export/")
+    p.add_argument("--out", required=True, metavar="DIR", type=output_folder,
+                   help="run folder: checkpoint.pt, metrics.json, export/")
     p.add_argument("--resume", action="store_true", help="continue the run in DIR (its settings are kept)")
     add_training_flags(p)
     p.add_argument("--width", type=count(1, limits.MAX_WIDTH), default=None, help="override the preset's width f")
     p.add_argument("--scales", type=count(1, limits.MAX_SCALES), default=None, help="override the preset's scales L")
-    p.add_argument("--iterations", type=count(1, limits.MAX_ITERATIONS), default=None, help="override the preset's iterations N")
+    p.add_argument("--iterations", type=count(1, limits.MAX_ITERATIONS), default=None,
+                   help="override the preset's iterations N")
     p.add_argument("--blocks", type=count(1, limits.MAX_BLOCKS), default=None, help="override the preset's blocks K")
     p.add_argument("--checkpoint-every", type=count(0, limits.MAX_BATCHES), default=None, metavar="N",
                    help="also checkpoint every N batches (default: 25; 0: only after each epoch)")

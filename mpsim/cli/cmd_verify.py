@@ -32,7 +32,8 @@ MIN_AGREEMENT = 0.9999
 
 def register(sub) -> None:
     p = sub.add_parser("verify", help="run an export with the numba executor and compare with its PyTorch reference")
-    p.add_argument("dir", metavar="DIR", help="export folder (graph.json, weights.npz, reference.npz) or its graph.json")
+    p.add_argument("dir", metavar="DIR",
+                   help="export folder (graph.json, weights.npz, reference.npz) or its graph.json")
     p.add_argument("--json", metavar="FILE", type=output_file, help="also write the comparison as JSON")
     p.add_argument("--atol", type=real(0, MAX_TOLERANCE), default=ATOL,
                    help=f"largest absolute error per output (default {ATOL:g})")
@@ -43,7 +44,8 @@ def register(sub) -> None:
     p.add_argument("--data", help="with --profile: also the mIoU per output on labelled frames "
                                   "(digits, camvid, cityscapes)")
     p.add_argument("--data-root", metavar="DIR", help="data set folder for camvid / cityscapes")
-    p.add_argument("--frames", type=count(1, MAX_DATA_FRAMES, "frames"), default=16, help="labelled frames for --data (default 16)")
+    p.add_argument("--frames", type=count(1, MAX_DATA_FRAMES, "frames"), default=16,
+                   help="labelled frames for --data (default 16)")
     p.add_argument("--seed", type=seed(), default=0, help="seed of the hardware's random effects (noise, faults)")
     p.set_defaults(func=run)
 

@@ -65,9 +65,8 @@ def check_weights(graph: Graph, weights: Mapping[str, np.ndarray], source: str =
     for name, spec in graph.weights.items():
         arr = np.asarray(weights[name])
         if tuple(arr.shape) != tuple(spec.shape):
-            raise MpsimError(
-                f"{source}: weight '{name}' has shape {list(arr.shape)}, graph '{graph.name}' expects {list(spec.shape)}"
-            )
+            raise MpsimError(f"{source}: weight '{name}' has shape {list(arr.shape)}, graph '{graph.name}' expects "
+                             f"{list(spec.shape)}")
         kind = {"u": "i"}.get(arr.dtype.kind, arr.dtype.kind)
         if kind != _kind(spec.dtype):
             raise MpsimError(f"{source}: weight '{name}' is {arr.dtype}, graph '{graph.name}' declares {spec.dtype}")

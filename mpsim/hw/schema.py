@@ -11,8 +11,8 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from reprlib import repr as _r  # bounded: a value in a message stays short whatever it holds
 from dataclasses import dataclass
+from reprlib import repr as _r  # bounded: a value in a message stays short whatever it holds
 from typing import Any, Mapping
 
 from mpsim.errors import ProfileError

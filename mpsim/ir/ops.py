@@ -216,7 +216,8 @@ def _pool_out(size, k, s, p, d, ceil_mode):
 def _pool2d(ins, attrs, params):
     (x,) = ins
     _need_rank(x, 4, "pool2d")
-    k, s, p = _pair(attrs["kernel"], "kernel", 1), _pair(attrs["stride"], "stride", 1), _pair(attrs["padding"], "padding")
+    k, s = _pair(attrs["kernel"], "kernel", 1), _pair(attrs["stride"], "stride", 1)
+    p = _pair(attrs["padding"], "padding")
     d = _pair(attrs.get("dilation", 1), "dilation", 1)
     ceil_mode = bool(attrs.get("ceil_mode", False))
     ho = _pool_out(x[2], k[0], s[0], p[0], d[0], ceil_mode)

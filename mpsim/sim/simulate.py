@@ -6,8 +6,8 @@ from typing import Any, Callable
 
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import Profile
-from mpsim.limits import check_stream
 from mpsim.ir.graph import Graph
+from mpsim.limits import check_stream
 from mpsim.mapping.mapper import Placement, place
 from mpsim.sim.plan import SimPlan, build_sequential_plan, build_spatial_plan
 from mpsim.sim.report import build_report
