@@ -199,6 +199,7 @@ def test_output_in_a_read_only_folder(capsys):
     ro.chmod(0o555)
     try:
         for argv in (["stats", "itnet-tiny", "--json", str(ro / "s.json")],
+                     ["run", "--model", "itnet-tiny", "--json", str(ro / "r.json")],
                      ["export", "--preset", "itnet-tiny", "--out", str(ro / "x")],
                      ["train", "--out", str(ro)]):
             rc, err = _read_only_child(argv) if os.geteuid() == 0 else cli(argv, capsys)
