@@ -30,6 +30,7 @@ BENCHMARKS = [  # (script, slow, what it measures)
     ("simulated.py", False, "every profile x {ItNet shared, independent, ESPNet-style}"),
     ("train_demo.py", True, "tiny ItNets trained on the offline digits scenes"),
     ("dnn_demo.py", True, "the doubly nested network trained on digits, accuracy grid"),
+    ("fuzz_loaders.py", False, "mutated graphs and profiles: a clean rejection or a valid result each"),
 ]
 
 
@@ -91,6 +92,14 @@ def _summaries() -> list[tuple[str, str, str]]:
     add("simulated", simulated, "simulated.md")
     add("training demo", train, "train_demo.json")
     add("doubly nested network", dnn, "dnn_accuracy.json")
+
+    def fuzz():
+        f = _load("fuzz.json")
+        return "; ".join(f"{f[k]['mutants']:,} {k}: {f[k]['outcomes'].get('rejected', 0):,} rejected, "
+                         f"{f[k]['outcomes'].get('valid', 0):,} valid, {len(f[k]['crashes'])} crashes"
+                         for k in ("graphs", "profiles"))
+
+    add("loader fuzz", fuzz, "fuzz.json")
     return rows
 
 

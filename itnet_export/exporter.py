@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from mpsim.atomic import atomic_path
+from mpsim.atomic import atomic_dir, atomic_path
 from mpsim.errors import MpsimError, UnsupportedOperatorError
 from mpsim.ir.builder import GraphBuilder
 from mpsim.ir.graph import Graph, Node, Output, TensorSpec
@@ -503,21 +503,29 @@ def save_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> Non
         _write_npz(tmp, arrays)
 
 
+EXPORT_FILES = ("graph.json", "weights.npz", "reference.npz")
+
+
+def owns_export(entry: Path) -> bool:
+    """What an export folder may hold when an export replaces it: its files (and stale temporaries)."""
+    return entry.name in EXPORT_FILES or (entry.name.startswith(".") and entry.name.endswith(".tmp"))
+
+
 def export(model: nn.Module, example_input: torch.Tensor, out_dir: str | os.PathLike[str],
            name: str = "model", meta: dict | None = None) -> Graph:
     """Write ``graph.json``, ``weights.npz`` and ``reference.npz`` (input and outputs) to out_dir.
 
     The reference outputs (hundreds of MB at full resolution) are computed first and written by
     a second thread while the graph is traced (numpy and zipfile leave the interpreter lock to
-    the tracer for most of the write).  Every file appears only complete (temporary file, then
-    rename), ``graph.json`` last; if tracing fails nothing is left behind.
+    the tracer for most of the write).  The files are a set: they are written to a temporary
+    folder beside out_dir that replaces it in one step (``mpsim.atomic.atomic_dir``), so an
+    export killed at any moment leaves the old export or the new one, never a mix, and a failed
+    one leaves nothing.  A folder that holds anything but an export is refused before any work.
     """
-    out = Path(out_dir)
-    created = not out.exists()
-    refs = reference_outputs(model, example_input)
-    arrays = {"input": example_input.detach().cpu().numpy()}
-    arrays.update({f"output_{i + 1}": r for i, r in enumerate(refs)})
-    try:
+    with atomic_dir(out_dir, owns=owns_export) as out:
+        refs = reference_outputs(model, example_input)
+        arrays = {"input": example_input.detach().cpu().numpy()}
+        arrays.update({f"output_{i + 1}": r for i, r in enumerate(refs)})
         with atomic_path(out / "reference.npz") as tmp, ThreadPoolExecutor(1) as pool:
             writing = pool.submit(_write_npz, tmp, arrays)
             try:
@@ -525,12 +533,8 @@ def export(model: nn.Module, example_input: torch.Tensor, out_dir: str | os.Path
             finally:
                 wait([writing])
             writing.result()
-    except BaseException:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        raise
-    save_npz(out / "weights.npz", weights)
-    save_graph(g, out / "graph.json")
+        save_npz(out / "weights.npz", weights)
+        save_graph(g, out / "graph.json")
     return g
 
 

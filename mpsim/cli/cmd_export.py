@@ -8,27 +8,26 @@ from __future__ import annotations
 
 import argparse
 
+from mpsim.cli.argtypes import count, csv_list, output_folder, seed
 from mpsim.errors import MpsimError
+from mpsim.limits import MAX_SUBNET_INDEX, show
 
 
 def parse_subnet(text: str) -> tuple[int, int]:
     """'L,C' -> (L, C): depth and width of a DNN sub-network, 1-based."""
-    parts = text.replace(" ", "").split(",")
-    try:
-        l, c = (int(v) for v in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--subnet wants L,C (two integers, e.g. 14,12), not '{text}'") from None
-    if l < 1 or c < 1:
-        raise argparse.ArgumentTypeError(f"--subnet depth and width are 1-based, not '{text}'")
-    return l, c
+    values = csv_list(count(1, MAX_SUBNET_INDEX))(text)
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"--subnet wants L,C (two integers, e.g. 14,12), not '{show(text)}'")
+    return values[0], values[1]
 
 
 def register(sub) -> None:
     p = sub.add_parser("export", help="export a preset model to DIR/graph.json with weights and reference")
     p.add_argument("--preset", required=True, help="model preset (e.g. itnet-cityscapes, itnet-tiny)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--out", required=True, metavar="DIR", type=output_folder,
+                   help="output folder (replaced as a whole: empty, new, or an earlier export)")
     p.add_argument("--checkpoint", metavar="FILE", help="trained weights (state dict or mpsim checkpoint)")
-    p.add_argument("--seed", type=int, default=0, help="seed for initial weights and the reference input")
+    p.add_argument("--seed", type=seed(), default=0, help="seed for initial weights and the reference input")
     p.add_argument("--subnet", type=parse_subnet, metavar="L,C",
                    help="dnn-* presets: export only sub-network (depth L, width C), 1-based")
     p.set_defaults(func=run)

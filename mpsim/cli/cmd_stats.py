@@ -7,13 +7,14 @@ from rich.table import Table
 
 from mpsim.analysis.metrics import stats
 from mpsim.atomic import write_json
+from mpsim.cli.argtypes import output_file
 from mpsim.models import resolve_model
 
 
 def register(sub) -> None:
     p = sub.add_parser("stats", help="parameters, MACs, graph size, depth and state of a graph")
-    p.add_argument("graph", help="graph.json, a folder that holds one, or a built-in model name")
-    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("graph", help="built-in model name, graph.json, or a folder that holds one")
+    p.add_argument("--json", metavar="FILE", type=output_file, help="also write the figures as JSON")
     p.set_defaults(func=run)
 
 

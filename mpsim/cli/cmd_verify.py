@@ -21,8 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 from mpsim.atomic import write_json
+from mpsim.cli.argtypes import count, output_file, probability, real, seed
 from mpsim.errors import MpsimError
-from mpsim.ir.serialize import load_graph
+from mpsim.limits import MAX_DATA_FRAMES, MAX_TOLERANCE
+from mpsim.models import export_folder, resolve_export
 
 ATOL = 1e-4
 MIN_AGREEMENT = 0.9999
@@ -30,19 +32,21 @@ MIN_AGREEMENT = 0.9999
 
 def register(sub) -> None:
     p = sub.add_parser("verify", help="run an export with the numba executor and compare with its PyTorch reference")
-    p.add_argument("dir", metavar="DIR", help="export folder: graph.json, weights.npz, reference.npz")
-    p.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
-    p.add_argument("--atol", type=float, default=ATOL,
+    p.add_argument("dir", metavar="DIR",
+                   help="export folder (graph.json, weights.npz, reference.npz) or its graph.json")
+    p.add_argument("--json", metavar="FILE", type=output_file, help="also write the comparison as JSON")
+    p.add_argument("--atol", type=real(0, MAX_TOLERANCE), default=ATOL,
                    help=f"largest absolute error per output (default {ATOL:g})")
-    p.add_argument("--min-agreement", type=float, default=MIN_AGREEMENT,
+    p.add_argument("--min-agreement", type=probability(), default=MIN_AGREEMENT,
                    help=f"least argmax agreement per output (default {MIN_AGREEMENT:g})")
     p.add_argument("--profile", help="run with this profile's numerics (fp16, int8, analog crossbars) and report "
                                      "how far each output moves from fp32")
     p.add_argument("--data", help="with --profile: also the mIoU per output on labelled frames "
                                   "(digits, camvid, cityscapes)")
     p.add_argument("--data-root", metavar="DIR", help="data set folder for camvid / cityscapes")
-    p.add_argument("--frames", type=int, default=16, help="labelled frames for --data (default 16)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the hardware's random effects (noise, faults)")
+    p.add_argument("--frames", type=count(1, MAX_DATA_FRAMES, "frames"), default=16,
+                   help="labelled frames for --data (default 16)")
+    p.add_argument("--seed", type=seed(), default=0, help="seed of the hardware's random effects (noise, faults)")
     p.set_defaults(func=run)
 
 
@@ -79,9 +83,10 @@ def run(args) -> int:
         raise MpsimError("--data goes with --profile")
     from mpsim.exec import Executor, load_reference, load_weights
 
-    g = load_graph(args.dir)
-    weights = load_weights(args.dir, g)
-    x, refs = load_reference(args.dir, len(g.outputs))
+    g, folder = resolve_export(args.dir)
+    folder = export_folder(folder, args.dir, "verify")
+    weights = load_weights(folder, g)
+    x, refs = load_reference(folder, len(g.outputs))
     t0 = time.perf_counter()
     ex = Executor(g, weights)
     t1 = time.perf_counter()
@@ -123,9 +128,10 @@ def run_hardware(args) -> int:
     from mpsim.hw.profile import load_profile
 
     profile = load_profile(args.profile)
-    g = load_graph(args.dir)
-    weights = load_weights(args.dir, g)
-    x, refs = load_reference(args.dir, len(g.outputs))
+    g, folder = resolve_export(args.dir)
+    folder = export_folder(folder, args.dir, "verify")
+    weights = load_weights(folder, g)
+    x, refs = load_reference(folder, len(g.outputs))
     fp32 = Executor(g, weights)
     numerics = for_profile(profile, seed=args.seed)
     hw = Executor(g, weights, numerics=numerics)

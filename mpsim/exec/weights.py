@@ -42,10 +42,15 @@ def load_weights(path: str | os.PathLike[str], graph: Graph | None = None) -> di
 
     With ``graph``, also checks that every weight it names is present with its shape."""
     p = _path(path, WEIGHTS_FILE)
-    weights = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in read_npz(p, "weights").items()}
+    raw = read_npz(p, "weights")
     if graph is not None:
-        check_weights(graph, weights, source=p)
-    return weights
+        check_weights(graph, raw, source=p)
+    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in raw.items()}
+
+
+def _kind(dtype: str) -> str:
+    """'f' (floating), 'i' (integer) or 'b' (bool): what an array of a graph dtype must be."""
+    return "b" if dtype == "bool" else "i" if dtype.startswith("int") else "f"
 
 
 def check_weights(graph: Graph, weights: Mapping[str, np.ndarray], source: str = "weights") -> None:
@@ -58,11 +63,15 @@ def check_weights(graph: Graph, weights: Mapping[str, np.ndarray], source: str =
             f"{', '.join(missing[:3])}{more}"
         )
     for name, spec in graph.weights.items():
-        shape = tuple(np.shape(weights[name]))
-        if shape != tuple(spec.shape):
-            raise MpsimError(
-                f"{source}: weight '{name}' has shape {list(shape)}, graph '{graph.name}' expects {list(spec.shape)}"
-            )
+        arr = np.asarray(weights[name])
+        if tuple(arr.shape) != tuple(spec.shape):
+            raise MpsimError(f"{source}: weight '{name}' has shape {list(arr.shape)}, graph '{graph.name}' expects "
+                             f"{list(spec.shape)}")
+        kind = {"u": "i"}.get(arr.dtype.kind, arr.dtype.kind)
+        if kind != _kind(spec.dtype):
+            raise MpsimError(f"{source}: weight '{name}' is {arr.dtype}, graph '{graph.name}' declares {spec.dtype}")
+        if kind == "f" and not np.isfinite(arr).all():
+            raise MpsimError(f"{source}: weight '{name}' holds NaN or infinite values")
 
 
 def load_reference(path: str | os.PathLike[str], n_outputs: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -80,5 +89,9 @@ def load_reference(path: str | os.PathLike[str], n_outputs: int | None = None) -
         raise MpsimError(f"{p}: holds no reference outputs (output_1, output_2, ...)")
     if n_outputs is not None and n != n_outputs:
         raise MpsimError(f"{p}: holds {n} reference output(s), the graph has {n_outputs}")
+    for key in ["input"] + [f"output_{i + 1}" for i in range(n)]:
+        a = arrays[key]
+        if a.dtype.kind not in "fiu" or (a.dtype.kind == "f" and not np.isfinite(a).all()):
+            raise MpsimError(f"{p}: array '{key}' is not finite numbers ({a.dtype})")
     outs = [np.asarray(arrays[f"output_{i + 1}"], dtype=np.float32) for i in range(n)]
     return np.ascontiguousarray(arrays["input"], dtype=np.float32), outs

@@ -22,6 +22,8 @@ from mpsim.errors import ProfileError
 from mpsim.hw.precision import PRECISIONS, Precision
 from mpsim.hw.schema import OP_CLASSES, Quantity, validate
 from mpsim.hw.units import DTYPE_BYTES
+from mpsim.jsonfile import read_text
+from mpsim.limits import MAX_PROFILE_DEPTH, MAX_PROFILE_FILE_BYTES, show
 
 LINK_FIELDS = ("on_tile", "exchange", "chip_to_chip", "offchip", "host_in", "host_out")
 MAX_EXTENDS = 8  # a chain of ``extends`` longer than this is a cycle or a mistake
@@ -210,7 +212,20 @@ class Profile:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice (PyYAML would silently keep the last)."""
+    """SafeLoader that refuses a key given twice (PyYAML would silently keep the last) and
+    nesting deeper than ``MAX_PROFILE_DEPTH`` (PyYAML composes recursively)."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_PROFILE_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than the limit of {MAX_PROFILE_DEPTH} "
+                                                              "levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -230,9 +245,9 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 def _read_yaml(path: Path, where: str) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{where}: cannot read: {exc}") from None
+        text = read_text(path, MAX_PROFILE_FILE_BYTES, "profile file", ProfileError)
+    except ProfileError as exc:
+        raise ProfileError(str(exc).replace(os.fspath(path), where, 1)) from None
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
@@ -240,6 +255,8 @@ def _read_yaml(path: Path, where: str) -> Any:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ProfileError(f"{where}: malformed YAML{at}: {problem}") from None
+    except (ValueError, TypeError, RecursionError) as exc:  # a 5,000-digit integer, a list as a key, ...
+        raise ProfileError(f"{where}: malformed YAML: {show(str(exc) or type(exc).__name__)}") from None
 
 
 def list_profiles() -> list[str]:
@@ -252,8 +269,12 @@ def _resolve(name_or_path: str | os.PathLike[str]) -> tuple[Path, str]:
     text = os.fspath(name_or_path)
     path = Path(text)
     looks_like_path = path.suffix in (".yaml", ".yml") or os.sep in text or "/" in text
-    if looks_like_path and not path.is_file():
+    if path.is_dir():
+        raise ProfileError(f"{text}: is a folder, not a profile file (give a .yaml file or a built-in name)")
+    if looks_like_path and not path.exists():
         raise ProfileError(f"{text}: no such profile file")
+    if looks_like_path:
+        return path.resolve(), text  # read_text reports a special file
     builtin = profile_dir() / f"{text}.yaml"
     if not looks_like_path and text and builtin.is_file():
         return builtin, f"hwprofiles/{text}.yaml"

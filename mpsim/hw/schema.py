@@ -12,11 +12,13 @@ import difflib
 import math
 import re
 from dataclasses import dataclass
+from reprlib import repr as _r  # bounded: a value in a message stays short whatever it holds
 from typing import Any, Mapping
 
 from mpsim.errors import ProfileError
 from mpsim.hw.precision import PRECISIONS
 from mpsim.hw.units import DIMENSIONS, UnitError, to_si
+from mpsim.limits import FIELD_MAXIMUM, MAX_TOTAL_TILES, SI_RANGE, range_text
 
 KINDS = ("tiles", "crossbar", "gpu")
 MODES = ("dataflow", "bsp", "rollout")
@@ -201,24 +203,24 @@ def check_source(source: Any, field: str) -> str:
 def _number(val: Any, field: str, spec: FieldSpec) -> float | int | bool:
     if spec.dim == "bool":
         if not isinstance(val, bool):
-            raise _Fail(field, f"value must be true or false, got {val!r}")
+            raise _Fail(field, f"value must be true or false, got {_r(val)}")
         return val
     if isinstance(val, bool):
-        raise _Fail(field, f"value must be a number, got {val!r}")
+        raise _Fail(field, f"value must be a number, got {_r(val)}")
     if isinstance(val, str) and _NUMBER.match(val.strip()):
         val = float(val)  # YAML 1.1 reads 1e9 (no dot) as a string
     if not isinstance(val, (int, float)):
-        raise _Fail(field, f"value must be a number, got {val!r}")
-    if not math.isfinite(val):
-        raise _Fail(field, f"value must be finite, got {val!r}")
+        raise _Fail(field, f"value must be a number, got {_r(val)}")
+    if isinstance(val, int) and abs(val) > 2**1000 or not math.isfinite(val):
+        raise _Fail(field, f"value must be finite, got {_r(val)}")
     if spec.integer and val != int(val):
-        raise _Fail(field, f"value must be a whole number, got {val!r}")
+        raise _Fail(field, f"value must be a whole number, got {_r(val)}")
     return val
 
 
 def _quantity(obj: Any, field: str, spec: FieldSpec, clock_hz: float | None) -> Quantity:
     if not isinstance(obj, Mapping):
-        raise _Fail(field, f"must be {{value: ..., unit: ..., source: ...}}, got {obj!r}")
+        raise _Fail(field, f"must be {{value: ..., unit: ..., source: ...}}, got {_r(obj)}")
     for key in obj:
         if key not in ("value", "unit", "source"):
             raise _Fail(field, f"unknown key '{key}' (a field has value, unit, source)")
@@ -228,7 +230,7 @@ def _quantity(obj: Any, field: str, spec: FieldSpec, clock_hz: float | None) -> 
     source = check_source(obj["source"], field)
     unit = obj["unit"]
     if not isinstance(unit, str):
-        raise _Fail(field, f"unit must be a string, got {unit!r}")
+        raise _Fail(field, f"unit must be a string, got {_r(unit)}")
     value = _number(obj["value"], field, spec)
     try:
         if spec.dim == "bool":
@@ -238,15 +240,39 @@ def _quantity(obj: Any, field: str, spec: FieldSpec, clock_hz: float | None) -> 
             si = to_si(float(value), unit, spec.dim, clock_hz)
     except UnitError as exc:
         raise _Fail(field, str(exc)) from None
+    if not math.isfinite(si):
+        raise _Fail(field, f"value {_r(value)} {unit} is not a finite number in SI ({DIMENSIONS[spec.dim].si_unit})")
     if si < 0 or (spec.positive and si == 0):
         need = "positive" if spec.positive else "zero or positive"
-        raise _Fail(field, f"value must be {need}, got {value!r} {unit}")
+        raise _Fail(field, f"value must be {need}, got {_r(value)} {unit}")
     if spec.maximum is not None and si > spec.maximum:
         raise _Fail(field, f"value must be at most {spec.maximum:g} (as {DIMENSIONS[spec.dim].si_unit}), "
-                           f"got {value!r} {unit}")
+                           f"got {_r(value)} {unit}")
+    _check_range(field, spec, value, unit, si)
     if spec.integer:
         value = int(value)
     return Quantity(value, unit, source, si)
+
+
+def _check_range(field: str, spec: FieldSpec, value: Any, unit: str, si: float) -> None:
+    """Every field, after conversion to SI, within its dimension's range (mpsim.limits.SI_RANGE)
+    and its own documented maximum (FIELD_MAXIMUM): the bounds on every command's work."""
+    lo, hi = SI_RANGE[spec.dim]
+    hi = min(hi, FIELD_MAXIMUM.get(field, hi))
+    if si != 0 and not lo <= si <= hi:
+        si_unit = DIMENSIONS[spec.dim].si_unit
+        in_si = "" if unit == si_unit else f" ({si:.4g} {si_unit})"
+        zero = "" if spec.positive else "0 or "
+        allowed = range_text(lo, hi, integer=spec.integer, unit=si_unit)
+        raise _Fail(field, f"value {_r(value)} {unit}{in_si} is out of range (allowed: {zero}{allowed}; "
+                           "docs/limits.md)")
+
+
+def _check_totals(fields: Mapping[str, Quantity]) -> None:
+    tiles = fields["compute.chips"].si * fields["compute.tiles_per_chip"].si
+    if tiles > MAX_TOTAL_TILES:
+        raise _Fail("compute.tiles_per_chip", f"chips x tiles_per_chip = {tiles:,.0f} tiles, more than the limit "
+                                              f"of {MAX_TOTAL_TILES:,} (docs/limits.md)")
 
 
 def _section(raw: Mapping[str, Any], name: str, kind: str, clock_hz: float | None) -> dict[str, Quantity]:
@@ -329,6 +355,7 @@ def _validate(raw: Any) -> tuple[dict[str, str], dict[str, Quantity]]:
                 continue
             raise _Fail(name, "missing required section")
         fields.update(_section(raw, name, kind, clock_hz))
+    _check_totals(fields)
     if kind == "crossbar":
         _check_crossbar(fields)
     if fields["memory.code_per_tile"].si >= fields["compute.tile_memory"].si:

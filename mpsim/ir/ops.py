@@ -34,12 +34,33 @@ class OpDef:
     )
 
 
-def _pair(v: Any) -> tuple[int, int]:
+_MAX_ATTR = 2**30  # an integer attribute (stride, size, axis...) is at most a dimension's limit
+
+
+def _int(v: Any, key: str, lo: int = -_MAX_ATTR) -> int:
+    """An integer attribute in lo..2**30; a bool, a float or anything else is an OpError."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise OpError(f"attribute '{key}' must be an integer, got {str(v)[:40]}")
+    if not lo <= v <= _MAX_ATTR:
+        raise OpError(f"attribute '{key}' is {v} (allowed: {lo}..{_MAX_ATTR:,})")
+    return v
+
+
+def _ints(v: Any, key: str, lo: int = -_MAX_ATTR) -> list[int]:
+    if not isinstance(v, (list, tuple)) or len(v) > 64:
+        raise OpError(f"attribute '{key}' must be a list of at most 64 integers, got {str(v)[:40]}")
+    return [_int(x, key, lo) for x in v]
+
+
+def _pair(v: Any, key: str = "attribute", lo: int = 0) -> tuple[int, int]:
+    """An integer or a pair of integers, each >= lo (stride, padding, dilation, kernel, size)."""
     if isinstance(v, (list, tuple)):
-        if len(v) == 1:
-            return int(v[0]), int(v[0])
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+        if len(v) not in (1, 2):
+            raise OpError(f"attribute '{key}' must be an integer or a pair of integers, got {str(v)[:40]}")
+        xs = _ints(v, key, lo)
+        return xs[0], xs[-1]
+    x = _int(v, key, lo)
+    return x, x
 
 
 def _prod(xs: Sequence[int]) -> int:
@@ -59,7 +80,7 @@ def _conv2d(ins, attrs, params):
     w = params["weight"]
     if len(w) != 4:
         raise OpError(f"conv2d weight must be rank 4, got {list(w)}")
-    groups = int(attrs["groups"])
+    groups = _int(attrs["groups"], "groups", 1)
     n, c, h, wd = x
     if c != w[1] * groups:
         raise OpError(f"conv2d input has {c} channels, weight expects {w[1]} x {groups} groups")
@@ -67,7 +88,8 @@ def _conv2d(ins, attrs, params):
         raise OpError(f"conv2d output channels {w[0]} not divisible by groups {groups}")
     if "bias" in params and tuple(params["bias"]) != (w[0],):
         raise OpError(f"conv2d bias shape {list(params['bias'])} does not match {w[0]} channels")
-    (sh, sw), (ph, pw), (dh, dw) = (_pair(attrs[k]) for k in ("stride", "padding", "dilation"))
+    (sh, sw), (ph, pw), (dh, dw) = (_pair(attrs[k], k, lo) for k, lo in (("stride", 1), ("padding", 0),
+                                                                          ("dilation", 1)))
     ho = (h + 2 * ph - dh * (w[2] - 1) - 1) // sh + 1
     wo = (wd + 2 * pw - dw * (w[3] - 1) - 1) // sw + 1
     if ho <= 0 or wo <= 0:
@@ -104,10 +126,23 @@ def _channel_param(ins, attrs, params):
     return [tuple(x)]
 
 
+def _finite(v: Any, key: str) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise OpError(f"attribute '{key}' must be a finite number, got {str(v)[:40]}")
+
+
+def _clamp(ins, attrs, params):
+    for key in ("min", "max"):
+        if attrs[key] is not None:
+            _finite(attrs[key], key)
+    return [tuple(ins[0])]
+
+
 def _broadcast(ins, attrs, params):
     if len(ins) == 1:
         if "scalar" not in attrs:
             raise OpError("a one-input add/mul needs attribute 'scalar'")
+        _finite(attrs["scalar"], "scalar")
         return [tuple(ins[0])]
     a, b = ins
     rank = max(len(a), len(b))
@@ -122,7 +157,7 @@ def _broadcast(ins, attrs, params):
 
 
 def _axis(attrs, rank):
-    axis = int(attrs["axis"])
+    axis = _int(attrs["axis"], "axis")
     if not -rank <= axis < rank:
         raise OpError(f"axis {axis} out of range for rank {rank}")
     return axis % rank
@@ -142,7 +177,7 @@ def _cat(ins, attrs, params):
 def _split(ins, attrs, params):
     (x,) = ins
     axis = _axis(attrs, len(x))
-    sizes = [int(s) for s in attrs["sizes"]]
+    sizes = _ints(attrs["sizes"], "sizes", 1)
     if sum(sizes) != x[axis]:
         raise OpError(f"split sizes {sizes} do not add up to {x[axis]}")
     outs = []
@@ -155,7 +190,7 @@ def _split(ins, attrs, params):
 
 def _reshape(ins, attrs, params):
     (x,) = ins
-    shape = [int(s) for s in attrs["shape"]]
+    shape = _ints(attrs["shape"], "shape", 1)
     if _prod(shape) != _prod(x):
         raise OpError(f"cannot reshape {list(x)} to {shape}")
     return [tuple(shape)]
@@ -163,7 +198,7 @@ def _reshape(ins, attrs, params):
 
 def _permute(ins, attrs, params):
     (x,) = ins
-    dims = [int(d) for d in attrs["dims"]]
+    dims = _ints(attrs["dims"], "dims")
     if sorted(dims) != list(range(len(x))):
         raise OpError(f"permute dims {dims} do not fit rank {len(x)}")
     return [tuple(x[d] for d in dims)]
@@ -181,8 +216,9 @@ def _pool_out(size, k, s, p, d, ceil_mode):
 def _pool2d(ins, attrs, params):
     (x,) = ins
     _need_rank(x, 4, "pool2d")
-    k, s, p = _pair(attrs["kernel"]), _pair(attrs["stride"]), _pair(attrs["padding"])
-    d = _pair(attrs.get("dilation", 1))
+    k, s = _pair(attrs["kernel"], "kernel", 1), _pair(attrs["stride"], "stride", 1)
+    p = _pair(attrs["padding"], "padding")
+    d = _pair(attrs.get("dilation", 1), "dilation", 1)
     ceil_mode = bool(attrs.get("ceil_mode", False))
     ho = _pool_out(x[2], k[0], s[0], p[0], d[0], ceil_mode)
     wo = _pool_out(x[3], k[1], s[1], p[1], d[1], ceil_mode)
@@ -194,7 +230,7 @@ def _pool2d(ins, attrs, params):
 def _adaptive_pool(ins, attrs, params):
     (x,) = ins
     _need_rank(x, 4, "adaptive_avg_pool2d")
-    oh, ow = _pair(attrs["output_size"])
+    oh, ow = _pair(attrs["output_size"], "output_size", 1)
     return [(x[0], x[1], oh, ow)]
 
 
@@ -203,7 +239,7 @@ def _interpolate(ins, attrs, params):
     _need_rank(x, 4, "interpolate")
     if attrs["mode"] not in ("nearest", "bilinear"):
         raise OpError(f"interpolate mode '{attrs['mode']}' is not one of nearest, bilinear")
-    oh, ow = _pair(attrs["size"])
+    oh, ow = _pair(attrs["size"], "size", 1)
     return [(x[0], x[1], oh, ow)]
 
 
@@ -214,7 +250,7 @@ def _softmax(ins, attrs, params):
 
 def _mean(ins, attrs, params):
     (x,) = ins
-    axes = sorted(a % len(x) for a in attrs["axes"])
+    axes = sorted(_axis({"axis": a}, len(x)) for a in _ints(attrs["axes"], "axes"))
     keep = bool(attrs.get("keepdim", False))
     return [tuple((1 if d in axes else s) for d, s in enumerate(x) if keep or d not in axes)]
 
@@ -233,7 +269,7 @@ OPS: Mapping[str, OpDef] = {
         OpDef("relu6", **_UNARY),
         OpDef("sigmoid", **_UNARY),
         OpDef("hardswish", **_UNARY),
-        OpDef("clamp", _same, (1, 1), attrs=("min", "max")),
+        OpDef("clamp", _clamp, (1, 1), attrs=("min", "max")),
         OpDef("add", _broadcast, (1, 2)),
         OpDef("mul", _broadcast, (1, 2)),
         OpDef("cat", _cat, (1, 64), attrs=("axis",)),
@@ -272,7 +308,7 @@ def check_node(op: str, in_shapes: Sequence[Shape], attrs: Mapping[str, Any],
         outs = d.infer(in_shapes, attrs, param_shapes)
     except OpError:
         raise
-    except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
+    except (KeyError, TypeError, IndexError, ValueError, ArithmeticError) as exc:
         raise OpError(f"{op}: malformed attributes ({exc})") from None
     return outs, int(d.macs(in_shapes, outs, attrs, param_shapes))
 
