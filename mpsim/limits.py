@@ -219,31 +219,32 @@ def check_fraction(value: Any, name: str, error: type[MpsimError] = MpsimError) 
 # Work bounds ----------------------------------------------------------------------------------
 
 def check_stream(frames: int, rate: float | None, firings_per_frame: int, engine: str,
-                 step_s: float | None = None, mode: str = "dataflow") -> None:
+                 step_s: float | None = None, mode: str = "dataflow", shown_rate: float | None = None) -> None:
     """Refuse a simulation whose work exceeds the documented bounds, before it starts.
 
     ``firings_per_frame``: node firings of one frame; ``step_s``: the least step of a
     step-synchronous engine (bsp: timing.sync, rollout: the tick), which idles step by step
-    between offered frames; None where time jumps (event-driven engines).
+    between offered frames; None where time jumps (event-driven engines). ``rate`` is the
+    simulated replica's; messages name ``shown_rate``, the user's --rate, where given.
     """
     check_int(frames, "frames", 1, MAX_FRAMES, "frames")
     if rate is not None:
+        flag = f"--rate {shown_rate if shown_rate is not None else rate:g}"
         check_real(rate, "--rate", 0.0, MAX_RATE, open_lo=True, unit="frames/s")
         span = (frames - 1) / rate
         if span > MAX_STREAM_S:
-            raise MpsimError(f"--rate {rate:g}: {frames:,} frames at {rate:g} frames/s span {span:.3g} s of "
-                             f"simulated time, more than the limit of {MAX_STREAM_S:g} s (use --rate >= "
-                             f"{(frames - 1) / MAX_STREAM_S:.3g} or fewer frames)")
+            raise MpsimError(f"{flag}: {frames:,} frames at {rate:g} frames/s per replica span {span:.3g} s of "
+                             f"simulated time, more than the limit of {MAX_STREAM_S:g} s (use a higher --rate or "
+                             "fewer frames)")
         if step_s is not None and step_s > 0 and span / step_s > MAX_SUPERSTEPS:
             kind = "ticks" if mode == "rollout" else "supersteps"
-            raise MpsimError(f"--rate {rate:g}: {frames:,} frames at {rate:g} frames/s span {span / step_s:.3g} "
-                             f"{mode} {kind} of {step_s:.3g} s, more than the limit of {MAX_SUPERSTEPS:,} (use "
-                             f"--rate >= {(frames - 1) / (MAX_SUPERSTEPS * step_s):.3g}, fewer frames, or "
-                             "--mode dataflow)")
+            raise MpsimError(f"{flag}: {frames:,} frames at {rate:g} frames/s per replica span {span / step_s:.3g} "
+                             f"{mode} {kind} of {step_s:.3g} s, more than the limit of {MAX_SUPERSTEPS:,} (use a "
+                             "higher --rate, fewer frames, or --mode dataflow)")
     limit = MAX_FIRINGS_FAST if engine in ("fast", "compiled") else MAX_FIRINGS_SIMPY
     work = frames * max(1, int(firings_per_frame))
     if work > limit:
-        hint = " or --engine fast" if engine != "fast" else ""
+        hint = " or --engine compiled" if engine not in ("fast", "compiled") else ""
         raise MpsimError(f"{frames:,} frames x {firings_per_frame:,} node firings per frame = {work:.3g} firings, "
                          f"more than the {engine} engine's limit of {limit:.3g} (use at most "
                          f"{max(1, limit // max(1, firings_per_frame)):,} frames{hint})")

@@ -166,7 +166,7 @@ def _exercise_graph(g) -> None:
     _PROFILE = _PROFILE or load_profile("ipu_gc200")
     s = stats(g)
     assert s["params"] >= 0 and all(m >= 0 for m in s["macs_per_output"])
-    rep, _, _ = simulate(g, _PROFILE, mode="dataflow", frames=2)
+    rep, _, _ = simulate(g, _PROFILE, frames=2)
     assert all(_finite(v) for v in rep["latency_s"]["first"]), rep["latency_s"]
 
 
@@ -176,7 +176,7 @@ def _exercise_profile(p) -> None:
 
     global _TINY
     _TINY = _TINY or resolve_model("itnet-tiny")
-    rep, _, _ = simulate(_TINY, p, mode="dataflow", frames=2)
+    rep, _, _ = simulate(_TINY, p, frames=2)
     assert all(_finite(v) for v in rep["latency_s"]["first"]), rep["latency_s"]
     assert _finite(rep.get("throughput_fps"))
 

@@ -209,7 +209,8 @@ def test_export_killed_at_random_moments_is_old_or_new_never_a_mix(two_exports, 
 
 # mpsim run --json -----------------------------------------------------------------------------------
 
-RUN = ["run", "--model", "itnet-tiny", "--profile", "ipu_gc200", "--mode", "dataflow", "--quiet"]
+RUN = ["run", "--model", "itnet-tiny", "--profile", "ipu_gc200", "--placement", "pipelined", "--mode", "dataflow",
+       "--engine", "simpy", "--quiet"]
 
 
 def test_run_terminated_mid_run_leaves_the_old_report(tmp_path):

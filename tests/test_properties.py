@@ -172,8 +172,10 @@ def test_graph_loader_never_raises_anything_but_one_line(edits):
     assert all(s.numel <= limits.MAX_TENSOR_ELEMENTS for s in g.tensors.values())
 
 
-PROFILE_FIELDS = [("compute", k) for k in ("chips", "tiles_per_chip", "tile_memory", "clock", "macs_per_cycle")] + [
-    ("links", k) for k in ("exchange", "chip_to_chip", "host")] + [("timing", "sync"), ("memory", "offchip_capacity")]
+PROFILE_FIELDS = [("compute", k) for k in ("chips", "tiles_per_chip", "tile_memory", "clock", "vector_ops_per_cycle")] + [
+    ("links", k) for k in ("exchange", "chip_to_chip", "host_in", "host_out", "host_latency")] + [
+    ("timing", "sync"), ("timing", "op_overhead"), ("memory", "offchip_capacity"), ("efficiency", "conv"),
+    ("power", "static")]
 UNITS = st.sampled_from(["count", "KiB", "GB", "Hz", "GHz", "kHz", "GB/s", "B/cycle", "cycles", "ns", "s", "TB", "x"])
 
 
@@ -232,7 +234,7 @@ def test_budget_trace_loader_gives_a_valid_trace_or_one_line(tmp_path_factory, u
     assert np.all((values >= 0) & (values <= top))
 
 
-@pytest.mark.parametrize("kind,n,seed", [("graph", 40, 11), ("profile", 25, 16)])
+@pytest.mark.parametrize("kind,n,seed", [("graph", 40, 11), ("profile", 25, 19)])
 def test_fuzz_slice_ends_in_clean_rejections_or_valid_results(kind, n, seed):
     """A slice of benchmarks/fuzz_loaders.py (seeds whose valid mutants simulate quickly): no mutant
     gets past with another exception; the valid ones survive the metrics and a short simulation."""

@@ -124,10 +124,10 @@ def run_budget(args, profile) -> int:
     if args.model == DEFAULT_MODEL:
         raise MpsimError("--budget-trace needs --model DIR, a catalog of sub-networks (catalog.json)")
     subnets = load_catalog(args.model)
-    check_int(args.frames, "--frames (with --budget-trace)", 1, MAX_BUDGET_FRAMES, "frames")
+    frames = 200 if args.frames is None else args.frames  # frames of the trace: one sub-network each
+    check_int(frames, "--frames (with --budget-trace)", 1, MAX_BUDGET_FRAMES, "frames")
     unit, times, values = load_trace(args.budget_trace)
     rate = args.rate or 1.0 / args.deadline
-    frames = args.frames
     console = Console(stderr=True)
     with Progress(TextColumn("choosing"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
                   disable=args.quiet) as progress:

@@ -21,7 +21,7 @@ from mpsim.mapping.placement import Placement, RunOptions, place
 from mpsim.sim.plan import SimPlan, build_plan
 from mpsim.sim.report import build_report
 from mpsim.sim.result import SimResult
-from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE, SteadyState, run_to_steady
+from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE, START_FRAMES, SteadyState, run_to_steady
 
 MODES = ("dataflow", "bsp", "rollout")
 ENGINES = ("auto", "compiled", "simpy")
@@ -127,6 +127,16 @@ def simulate(g: Graph, p: Profile, options: RunOptions | None = None, mode: str 
     if plan is None:
         return build_report(pl, None, None, None, mode, None, rate), None, None
     used = resolve_engine(engine, mode, plan.strategy)
-    r, st = run_steady(plan, pl.profile, mode, used, frames, engine_rate(plan, rate), tolerance, max_frames,
-                       trace_frames, progress)
+    per_replica = engine_rate(plan, rate)
+    if plan.strategy == "pipelined" and mode != "dataflow":
+        from mpsim.sim.tick_engine import rollout_tick
+
+        step = rollout_tick(plan) if mode == "rollout" else plan.sync_s
+    else:
+        step = None
+    # The first attempt's work, in the user's terms, before anything runs.
+    check_stream(frames or min(START_FRAMES, max_frames), per_replica, int(plan.level_trips[-1].sum()), used, step,
+                 mode, shown_rate=rate)
+    r, st = run_steady(plan, pl.profile, mode, used, frames, per_replica, tolerance, max_frames, trace_frames,
+                       progress)
     return build_report(pl, plan, r, st, mode, used, rate), r, plan
