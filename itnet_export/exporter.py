@@ -152,7 +152,7 @@ def _translate(ctx: Ctx, node, unsupported: list[dict]) -> Any:
             return conv(ctx, node, args, kwargs, path)
         except Unsupported as exc:
             reason = str(exc)
-    unsupported.append({"op": _op_label(node.target), "module": path, "node": node.name,
+    unsupported.append({"op": _op_label(node.target), "module": path or "model", "node": node.name,
                         **({"reason": reason} if reason else {})})
     return _stand_in(ctx, node)
 

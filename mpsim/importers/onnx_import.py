@@ -153,9 +153,9 @@ def _clean(name: str) -> str:
 def _module_path(node) -> str:
     props = {p.key: p.value for p in node.metadata_props}
     scopes = props.get("pkg.torch.onnx.name_scopes")
-    if scopes:  # torch.onnx (dynamo): ['', 'layer1', '0', 'conv1', 'conv2d']
-        parts = [s for s in re.findall(r"'([^']*)'", scopes)][1:-1]
-        return ".".join(p for p in parts if p)
+    if scopes:  # torch.onnx (dynamo): ['', 'layer1', 'layer1.0', 'layer1.0.conv1', 'conv2d']
+        parts = re.findall(r"'([^']*)'", scopes)
+        return parts[-2] if len(parts) >= 2 else ""
     parts = [s for s in node.name.split("/") if s]  # torch.onnx (TorchScript): /layer1/layer1.0/conv1/Conv
     return parts[-2] if len(parts) >= 2 else ""
 
@@ -466,7 +466,7 @@ def _group_norm(ctx, node, ins, attrs, path):
     params = {}
     for role, k in (("weight", 1), ("bias", 2)):
         v = _const(ins[k], "a group-norm scale").reshape(-1)
-        if v.size == groups and groups != c:  # opset 18: one value per group
+        if v.size == groups and groups != c:  # opset 18 (deprecated): one value per group
             v = np.repeat(v, c // groups)
         params[role] = ctx.weight(v, node.input[k])
     return _emit(ctx, "group_norm", [x], {"groups": groups, "eps": float(attrs.get("epsilon", 1e-5))}, params,

@@ -12,9 +12,24 @@ import numpy as np
 from mpsim.ir.graph import Graph, Node, Output, TensorSpec
 
 
+def _scale_conv(w: np.ndarray, scale: np.ndarray, groups: int) -> np.ndarray:
+    return w * scale[:, None, None, None]  # (Cout, Cin/groups, kh, kw)
+
+
+def _scale_conv_transpose(w: np.ndarray, scale: np.ndarray, groups: int) -> np.ndarray:
+    cin, coutg, kh, kw = w.shape  # output channel g*coutg + j is column j of group g's rows
+    per_group = np.broadcast_to(scale, (groups * coutg,)).reshape(groups, 1, coutg, 1, 1)
+    return (w.reshape(groups, cin // groups, coutg, kh, kw) * per_group).reshape(w.shape)
+
+
+# Ops whose output channels a following batch norm can be folded into, and how.
+_SCALE_OUTPUT = {"conv2d": _scale_conv, "conv_transpose2d": _scale_conv_transpose}
+
+
 def fold_batch_norm(g: Graph, weights: dict[str, np.ndarray]) -> tuple[Graph, dict[str, np.ndarray]]:
-    """Fold ``batch_norm`` into the convolution before it when that convolution's output and
-    weights belong to it alone (a shared convolution keeps its BN as a separate node)."""
+    """Fold ``batch_norm`` into the (plain or transposed) convolution before it when that
+    convolution's output and weights belong to it alone (a shared convolution keeps its BN as
+    a separate node)."""
     weights = dict(weights)
     weight_users: dict[str, int] = {}
     for n in g.nodes:
@@ -30,7 +45,7 @@ def fold_batch_norm(g: Graph, weights: dict[str, np.ndarray]) -> tuple[Graph, di
             continue
         src = g.producer.get(n.inputs[0])
         conv = replaced.get(src) or (g.node_by_name[src] if src else None)
-        if conv is None or conv.op != "conv2d" or len(consumers.get(n.inputs[0], ())) != 1:
+        if conv is None or conv.op not in _SCALE_OUTPUT or len(consumers.get(n.inputs[0], ())) != 1:
             continue
         if n.inputs[0] in graph_outputs:  # the un-normalised conv output is needed as is
             continue
@@ -38,7 +53,7 @@ def fold_batch_norm(g: Graph, weights: dict[str, np.ndarray]) -> tuple[Graph, di
             continue
         scale, shift = weights[n.params["scale"]], weights[n.params["shift"]]
         w_name = conv.params["weight"]
-        weights[w_name] = weights[w_name] * scale[:, None, None, None]
+        weights[w_name] = _SCALE_OUTPUT[conv.op](weights[w_name], scale, int(conv.attrs["groups"]))
         b_name = conv.params.get("bias") or _fresh_name(weights, f"{w_name.rsplit('.', 1)[0]}.bias")
         bias = weights.get(b_name, np.zeros_like(shift))
         weights[b_name] = (bias * scale + shift).astype(np.float32)
