@@ -726,3 +726,9 @@ BROADCASTING.update(t for t, c in CONVERTERS.items()
 # Ops whose result depends only on the shape of their tensor argument: folded as constants.
 SHAPE_ONLY = {aten.zeros_like.default, aten.ones_like.default, aten.full_like.default,
               aten.new_zeros.default, aten.new_ones.default, aten.new_full.default}
+
+# Ops that draw random numbers: never folded (the reference run would have drawn others).
+RANDOM = {aten.rand.default, aten.randn.default, aten.randint.low, aten.randint.default, aten.rand_like.default,
+          aten.randn_like.default, aten.randint_like.default, aten.bernoulli.default, aten.bernoulli.p,
+          aten.normal.Tensor_float, aten.normal.float_Tensor, aten.normal.Tensor_Tensor, aten.normal.float_float,
+          aten.randperm.default, aten.multinomial.default, aten.uniform.default}

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from itnet_export.aten_ops import CONVERTERS, SHAPE_ONLY, Ctx, Unsupported, _shape
+from itnet_export.aten_ops import CONVERTERS, RANDOM, SHAPE_ONLY, Ctx, Unsupported, _shape
 from mpsim.atomic import atomic_path
 from mpsim.errors import MpsimError, UnsupportedOperatorError
 from mpsim.exec.weights import reference_inputs
@@ -133,6 +133,10 @@ def _translate(ctx: Ctx, node, unsupported: list[dict]) -> Any:
     if node.target is operator.getitem:
         return args[0][args[1]]
     values = _flatten(args) + _flatten(list(kwargs.values()))
+    if node.target in RANDOM:
+        unsupported.append({"op": _op_label(node.target), "module": _module_path(node) or "model", "node": node.name,
+                            "reason": "random values in forward (noise or dropout at inference cannot be exported)"})
+        return _stand_in(ctx, node)
     if not any(isinstance(a, str) for a in values):
         # Only parameters, buffers and constants feed it (or nothing: zeros, arange, ...):
         # evaluate once at export (e.g. masked weights, a tensor created in forward).
@@ -152,6 +156,9 @@ def _translate(ctx: Ctx, node, unsupported: list[dict]) -> Any:
             return conv(ctx, node, args, kwargs, path)
         except Unsupported as exc:
             reason = str(exc)
+        except Exception as exc:  # a form no converter foresaw: named, not a traceback
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            reason = f"could not translate ({type(exc).__name__}: {first})"
     unsupported.append({"op": _op_label(node.target), "module": path or "model", "node": node.name,
                         **({"reason": reason} if reason else {})})
     return _stand_in(ctx, node)

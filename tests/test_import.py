@@ -473,3 +473,16 @@ def test_ops_tour_both_paths(tmp_path):
     assert main(["export", "--onnx", str(f), "--out", str(tmp_path / "onnx")]) == 0
     assert sum(n.macs for n in load_graph(tmp_path / "onnx").nodes) == 24_576 + 12_288 + 65_536
     assert main(["verify", str(tmp_path / "onnx")]) == 0
+
+
+def test_random_values_in_forward_are_refused_not_folded():
+    """A tensor drawn in forward would be frozen at export while the reference draws another."""
+    from itnet_export.exporter import to_flat_graph
+    from mpsim.errors import UnsupportedOperatorError
+
+    class Noisy(nn.Module):
+        def forward(self, x):
+            return x + 0.1 * torch.randn(x.shape)
+
+    with pytest.raises(UnsupportedOperatorError, match=r"aten\.randn\.default x1 \(first at model: random values"):
+        to_flat_graph(Noisy(), torch.rand(1, 3, 4, 4))

@@ -227,21 +227,23 @@ def _translate(ctx: _Ctx, node, unsupported: list[dict]) -> None:
         outs: Any = [_PENDING] * len(node.output)
     else:
         label = f"{node.domain or 'ai.onnx'}.{node.op_type}"
+        reason = None
         try:
             if node.domain not in ("", "ai.onnx"):
                 raise Unsupported(f"operator domain '{node.domain}'")
             if all(v is None or isinstance(v, np.ndarray) for v in ins) and node.op_type not in _NEVER_FOLD:
                 outs = _evaluate(ctx, node, ins)
-            elif node.op_type not in CONVERTERS:
-                raise KeyError(node.op_type)
-            else:
+            elif node.op_type in CONVERTERS:
                 outs = CONVERTERS[node.op_type](ctx, node, ins, _attrs(node), _module_path(node))
-        except KeyError:
-            unsupported.append({"op": label, "module": _module_path(node), "node": node.name})
-            outs = _stand_ins(ctx, node)
-        except (Unsupported, OpError, ValueError) as exc:
+            else:
+                outs, reason = None, ""
+        except Unsupported as exc:
+            outs, reason = None, str(exc)
+        except Exception as exc:  # a form no converter foresaw: named, not a traceback
+            outs, reason = None, f"could not translate ({type(exc).__name__}: {_first_line(exc)})"
+        if reason is not None:
             unsupported.append({"op": label, "module": _module_path(node), "node": node.name,
-                                "reason": str(exc)})
+                                **({"reason": reason} if reason else {})})
             outs = _stand_ins(ctx, node)
     outs = outs if isinstance(outs, list) else [outs]
     for t, v in zip(node.output, outs):
@@ -805,10 +807,6 @@ def _resize(ctx, node, ins, attrs, path):
     return _emit(ctx, "interpolate", [x], a, None, path, node)
 
 
-def _flatten_like(ctx, node, ins, attrs, path):
-    return _reshape(ctx, node, ins, attrs, path)
-
-
 def _cast(ctx, node, ins, attrs, path):
     import onnx
 
@@ -858,9 +856,9 @@ CONVERTERS: dict[str, Callable] = {
     "Concat": _concat,
     "Split": _split,
     "Reshape": _reshape,
-    "Flatten": _flatten_like,
-    "Squeeze": _flatten_like,
-    "Unsqueeze": _flatten_like,
+    "Flatten": _reshape,
+    "Squeeze": _reshape,
+    "Unsqueeze": _reshape,
     "Transpose": _transpose,
     "Slice": _slice,
     "Gather": _gather,
