@@ -733,9 +733,10 @@ def randomize_norms(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
-def build(name: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
-    """(model in eval mode, seeded uniform [0, 1) example input)."""
-    cls, shape = MODELS[name]
+def build(name: str, seed: int = 0, shape: tuple[int, ...] | None = None) -> tuple[nn.Module, torch.Tensor]:
+    """(model in eval mode, seeded uniform [0, 1) example input of its size, or ``shape``)."""
+    cls, default = MODELS[name]
+    shape = shape or default
     torch.manual_seed(seed)
     model = randomize_norms(cls(), seed).eval()
     return model, torch.rand(shape, generator=torch.Generator().manual_seed(seed + 1))

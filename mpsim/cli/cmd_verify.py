@@ -86,12 +86,14 @@ def compare(outs: list[np.ndarray], refs: list[np.ndarray], atol: float = ATOL,
         rel = float(np.max(diff[nonzero] / np.abs(r64[nonzero]))) if np.any(nonzero) else 0.0
         scale = float(np.max(np.abs(r))) if r.size else 0.0
         agree = argmax_agreement(o, r)
-        close = bool(np.allclose(o64, r64, rtol=rtol, atol=atol))
+        outside = ~np.isclose(o64, r64, rtol=rtol, atol=atol)
+        close = not bool(np.any(outside))
         rows.append({
             "index": i + 1,
             "max_abs_err": err,
             "max_rel_err": rel,
             "allclose": close,
+            "outside_tolerance": float(np.mean(outside)) if o.size else 0.0,
             "argmax_agreement": agree,
             "max_abs_ref": scale,
             "passed": bool(close and agree >= min_agreement),

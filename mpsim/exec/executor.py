@@ -302,7 +302,7 @@ class Executor:
     def _work(self, step: _Step) -> int:
         n = sum(self.graph.tensors[t].numel for t in step.outputs)
         head = step.nodes[0]
-        if head.macs:
+        if head.op == "conv_transpose2d":
             return max(n, head.macs)
         if head.op == "conv2d":
             _, cpg, kh, kw = self.graph.param_shape(head.params["weight"])
