@@ -1,10 +1,12 @@
 """Generic exporter: any ``nn.Module`` built from standard ops -> the mpsim graph format.
 
 The model is captured with ``torch.export``; each ATen call is translated by a table of
-converters (one per op family), sub-graphs that only touch parameters are evaluated once
-(constant folding), batch norm is folded into a preceding convolution that owns its weights,
-and repeated use of the same parameters is folded into loop regions by ``mpsim.ir.fold``.
-Nothing here knows about ItNet.
+converters (``itnet_export.aten_ops``, one per op family), sub-graphs that only touch
+parameters and constants are evaluated once (constant folding: also tensors created in
+``forward``), batch norm is folded into a preceding (transposed) convolution that owns its
+weights, and repeated use of the same parameters is folded into loop regions by
+``mpsim.ir.fold``.  Unsupported operators are collected over the whole model and reported
+together.  Nothing here knows about ItNet; docs/import.md lists what is supported.
 """
 
 from __future__ import annotations

@@ -519,3 +519,24 @@ def test_zoo_at_larger_inputs_both_paths(name, tmp_path):
                 assert row["argmax_agreement"] >= 0.9999 and row["outside_tolerance"] <= 1e-3, (path, row)
         else:
             assert code == 0, path
+
+
+def test_eval_dropouts_and_identity_like_ops_vanish(tmp_path):
+    """Every dropout variant in eval mode and every identity-like op leaves no node behind."""
+    class Quiet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.drops = nn.Sequential(nn.Dropout(0.3), nn.Dropout2d(0.3), nn.AlphaDropout(0.3),
+                                       nn.FeatureAlphaDropout(0.3), nn.Identity())
+
+        def forward(self, x):
+            y = self.drops(self.conv(x)).clone().contiguous().detach()
+            y = nn.functional.dropout(y, 0.5, training=self.training).to(torch.float32).type_as(x)
+            return nn.functional.dropout1d(y.flatten(2), 0.2, training=self.training)
+
+    model = Quiet().eval()
+    x = torch.rand(1, 3, 6, 6)
+    export(model, x, tmp_path / "q")
+    assert [n.op for n in load_graph(tmp_path / "q").nodes] == ["conv2d", "reshape"]
+    assert main(["verify", str(tmp_path / "q")]) == 0
