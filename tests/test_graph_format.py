@@ -259,7 +259,7 @@ def _cycle() -> dict:
 
 BAD = {
     # case: (file text, words the one-line message must hold)
-    "unknown op": (lambda: _set(_small(), ["nodes", 1, "op"], "gelu"), ["unknown op 'gelu'", "'relu'"]),
+    "unknown op": (lambda: _set(_small(), ["nodes", 1, "op"], "conv3d"), ["unknown op 'conv3d'", "'relu'"]),
     "dangling tensor": (lambda: _set(_small(), ["nodes", 1, "inputs"], ["ghost"]), ["'ghost'", "dangling"]),
     "dangling output": (lambda: _set(_small(), ["outputs", 0, "tensor"], "ghost"), ["'ghost'", "dangling"]),
     "shape mismatch": (lambda: _set(_small(), ["tensors", "conv", "shape"], [1, 4, 4, 5]),

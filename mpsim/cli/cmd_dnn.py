@@ -180,7 +180,7 @@ def pareto(entries: list[dict]) -> list[dict]:
 
 def _owns_catalog(entry) -> bool:
     """What a catalog folder may hold when a new catalog replaces it: catalog.json and exports."""
-    from itnet_export.exporter import owns_export
+    from mpsim.models import owns_export
 
     if entry.name == "catalog.json" or owns_export(entry):
         return True

@@ -1,14 +1,16 @@
 """Load an export's ``weights.npz`` and ``reference.npz``; every problem is one MpsimError line.
 
 The exporter writes ``DIR/weights.npz`` (weight name -> float32 array) and
-``DIR/reference.npz`` (``input`` and ``output_1`` .. ``output_N``, the PyTorch model's outputs).
+``DIR/reference.npz``: ``input`` (or, for a graph with several inputs, ``input.<name>`` per
+graph input) and ``output_1`` .. ``output_N``, the outputs PyTorch (or onnxruntime, for an
+ONNX import) computed from it.
 """
 
 from __future__ import annotations
 
 import os
 import zipfile
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -74,13 +76,25 @@ def check_weights(graph: Graph, weights: Mapping[str, np.ndarray], source: str =
             raise MpsimError(f"{source}: weight '{name}' holds NaN or infinite values")
 
 
-def load_reference(path: str | os.PathLike[str], n_outputs: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
-    """``(input, [output_1, .., output_N])`` of an export's reference.npz.
+def reference_inputs(graph: Graph, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """The reference.npz entries of the graph's inputs: ``input``, or ``input.<name>`` each."""
+    if len(arrays) != len(graph.inputs):
+        raise MpsimError(f"graph '{graph.name}' has {len(graph.inputs)} input(s), {len(arrays)} given")
+    if len(arrays) == 1:
+        return {"input": arrays[0]}
+    return {f"input.{name}": a for name, a in zip(graph.inputs, arrays)}
+
+
+def load_reference(path: str | os.PathLike[str], n_outputs: int | None = None) -> tuple[Any, list[np.ndarray]]:
+    """``(input, [output_1, .., output_N])`` of an export's reference.npz; the input is an
+    array, or a dict graph-input name -> array when the export has several inputs.
 
     With ``n_outputs``, exactly that many outputs must be present."""
     p = _path(path, REFERENCE_FILE)
     arrays = read_npz(p, "reference")
-    if "input" not in arrays:
+    named = {k[len("input."):]: np.ascontiguousarray(v, dtype=np.float32)
+             for k, v in arrays.items() if k.startswith("input.")}
+    if "input" not in arrays and not named:
         raise MpsimError(f"{p}: holds no array 'input'")
     n = 0
     while f"output_{n + 1}" in arrays:
@@ -94,4 +108,6 @@ def load_reference(path: str | os.PathLike[str], n_outputs: int | None = None) -
         if a.dtype.kind not in "fiu" or (a.dtype.kind == "f" and not np.isfinite(a).all()):
             raise MpsimError(f"{p}: array '{key}' is not finite numbers ({a.dtype})")
     outs = [np.asarray(arrays[f"output_{i + 1}"], dtype=np.float32) for i in range(n)]
+    if "input" not in arrays:
+        return named, outs
     return np.ascontiguousarray(arrays["input"], dtype=np.float32), outs

@@ -17,6 +17,14 @@ MODEL_DIR = Path(__file__).parent
 DEFAULT_MODEL = "itnet-cityscapes"
 
 
+EXPORT_FILES = ("graph.json", "weights.npz", "reference.npz")
+
+
+def owns_export(entry: Path) -> bool:
+    """What an export folder may hold when an export replaces it: its files (and stale temporaries)."""
+    return entry.name in EXPORT_FILES or (entry.name.startswith(".") and entry.name.endswith(".tmp"))
+
+
 def builtin_models() -> list[str]:
     return sorted(p.stem for p in MODEL_DIR.glob("*.json"))
 
