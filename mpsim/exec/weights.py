@@ -103,7 +103,8 @@ def load_reference(path: str | os.PathLike[str], n_outputs: int | None = None) -
         raise MpsimError(f"{p}: holds no reference outputs (output_1, output_2, ...)")
     if n_outputs is not None and n != n_outputs:
         raise MpsimError(f"{p}: holds {n} reference output(s), the graph has {n_outputs}")
-    for key in ["input"] + [f"output_{i + 1}" for i in range(n)]:
+    inputs = ["input"] if "input" in arrays else [f"input.{k}" for k in named]
+    for key in inputs + [f"output_{i + 1}" for i in range(n)]:
         a = arrays[key]
         if a.dtype.kind not in "fiu" or (a.dtype.kind == "f" and not np.isfinite(a).all()):
             raise MpsimError(f"{p}: array '{key}' is not finite numbers ({a.dtype})")
