@@ -66,7 +66,10 @@ def print_report(rep: dict[str, Any], console: Console | None = None, top: int =
     if not st:
         return
     lat = rep["latency_s"]
-    lt = Table(title="latency per anytime output", title_justify="left")
+    load = (f"{rep['frames_in_flight']} frames in flight (offered as fast as accepted: latency includes "
+            "queueing; give --rate below the throughput for an unloaded latency)") if rep.get("frames_in_flight") \
+        else f"offered {rate(rep['offered_rate_fps'])}"
+    lt = Table(title="latency per anytime output", title_justify="left", caption=load, caption_justify="left")
     for col in ("output", "first frame", "mean", "p50", "p99"):
         lt.add_column(col, justify="right")
     for k in range(len(lat["first"])):
