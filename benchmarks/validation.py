@@ -358,11 +358,13 @@ def summary(rows: list[dict]) -> dict:
     scored = [r for r in rows if r["ratio"] is not None]
     held = [r for r in scored if r["role"] == "held-out"]
     errors = [abs(r["ratio"] - 1) for r in held]
+    point = [abs(r["ratio"] - 1) for r in held if r["range"] is None]  # without the range anchors
     return {
         "anchors": len(rows), "simulated": len(scored),
         "within_band": sum(1 for r in scored if r["within_band"]),
         "held_out": len(held), "held_out_within_band": sum(1 for r in held if r["within_band"]),
         "held_out_median_abs_error": statistics.median(errors) if errors else None,
+        "held_out_point_median_abs_error": statistics.median(point) if point else None, "held_out_point": len(point),
         "calibration": sum(1 for r in scored if r["role"] == "calibration"),
         "source": sum(1 for r in scored if r["role"] == "source"),
         "not_simulated": sum(1 for r in rows if r["ratio"] is None),
@@ -378,10 +380,12 @@ def render(rows: list[dict], calib: list[dict], s: dict) -> str:
            "(predicted), *source* (a profile field was derived from this figure: a consistency check).", "",
            f"**{s['within_band']} of {s['simulated']} simulated anchors within their band; held-out: "
            f"{s['held_out_within_band']} of {s['held_out']} within band, median absolute error "
-           f"{100 * s['held_out_median_abs_error']:.1f} %.** {s['not_simulated']} anchors are listed but not "
-           "simulated (their network is not a preset).", "",
+           f"{100 * s['held_out_median_abs_error']:.1f} % ({100 * s['held_out_point_median_abs_error']:.1f} % over "
+           f"the {s['held_out_point']} with one measured figure, the range anchors left out).** "
+           f"{s['not_simulated']} anchors are listed but not simulated (their network is not a preset).", "",
            "![simulated vs measured](validation.png)", "",
-           "| id | hardware | workload | batch | precision, stack | measured | simulated | unit | ratio | band | role |",
+           "| id | hardware | workload | batch | precision, stack | measured | simulated | unit | ratio | band "
+           "| role |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         meas = _num(r["measured"]) if r["range"] is None else f"{_num(r['range'][0])}-{_num(r['range'][1])}"
@@ -409,6 +413,35 @@ def render(rows: list[dict], calib: list[dict], s: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def readme_block(rows: list[dict], s: dict) -> str:
+    """The README's table (between its validation markers): every anchor in one line."""
+    out = ["<!-- validation:start -->",
+           f"**{s['within_band']} of {s['simulated']} simulated anchors within their band** (+-25 % time, +-50 % "
+           f"energy); **held-out: median absolute error {100 * s['held_out_median_abs_error']:.0f} %** over "
+           f"{s['held_out']} rows ({s['held_out_within_band']} within band; "
+           f"{100 * s['held_out_point_median_abs_error']:.0f} % over the {s['held_out_point']} with one measured "
+           f"figure); {s['calibration']} calibration rows, {s['source']} source rows, {s['not_simulated']} listed "
+           "but not simulated.", "",
+           "| id | hardware | workload, batch, precision | measured | simulated | ratio | role |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        meas = _num(r["measured"]) if r["range"] is None else f"{_num(r['range'][0])}-{_num(r['range'][1])}"
+        ok = "" if r["within_band"] is None else ("" if r["within_band"] else " (out)")
+        out.append(f"| {r['id']} | {r['hardware']} | {r['workload']}, {r['batch']}, {r['precision']} | {meas} "
+                   f"{r['unit']} | {_num(r['simulated'])} | {_num(r['ratio'])}{ok} | {r['role']} |")
+    out.append("<!-- validation:end -->")
+    return "\n".join(out)
+
+
+def update_readme(block: str, readme: Path = ROOT / "README.md") -> None:
+    import re
+
+    text = readme.read_text()
+    if "<!-- validation:start -->" in text:
+        write_text(readme, re.sub(r"<!-- validation:start -->.*?<!-- validation:end -->", lambda _: block, text,
+                                  flags=re.S))
+
+
 def plot(rows: list[dict], stem: Path) -> None:
     import matplotlib
 
@@ -428,10 +461,11 @@ def plot(rows: list[dict], stem: Path) -> None:
             continue
         if r["range"] is None:
             x = r["measured"]
-        else:
+            y = x * r["ratio"]  # position by ratio, so every unit shares one diagonal
+        else:  # on the diagonal when inside the range, at the nearest bound otherwise
             lo, hi = r["range"]
-            x = math.sqrt(lo * hi) if math.isfinite(hi) else lo
-        y = x * r["ratio"]  # position by ratio, so every unit shares one diagonal
+            y = r["simulated"]
+            x = min(max(y, lo), hi)
         pts.append((x, y))
         face = "none" if r["role"] == "calibration" else colours[r["family"]]
         if markers[r["role"]] == "x":
@@ -440,9 +474,10 @@ def plot(rows: list[dict], stem: Path) -> None:
             ax.scatter([x], [y], marker=markers[r["role"]], s=46, edgecolors=colours[r["family"]], facecolors=face,
                        zorder=3)
         ax.annotate(r["id"], (x, y), textcoords="offset points", xytext=(4, 3), fontsize=6.5)
-        if r["range"] is not None and math.isfinite(r["range"][1]):
-            ax.plot([r["range"][0], r["range"][1]], [y, y], color=colours[r["family"]], lw=1, alpha=0.6)
-    xs = np.array([p[0] for p in pts])
+        if r["range"] is not None:  # the measured range, at the simulated height
+            right = r["range"][1] if math.isfinite(r["range"][1]) else 1e9
+            ax.plot([r["range"][0], right], [y, y], color=colours[r["family"]], lw=1, alpha=0.6)
+    xs = np.array([v for p in pts for v in p])
     lo, hi = xs.min() / 3, xs.max() * 3
     line = np.array([lo, hi])
     ax.plot(line, line, color="k", lw=1)
@@ -487,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(RESULTS / "validation_summary.json", {"summary": s, "calibrations": calib})
     write_text(RESULTS / "validation.md", render(rows, calib, s))
     plot(rows, RESULTS / "validation")
+    update_readme(readme_block(rows, s))
     for r in rows:
         if r["within_band"] is False and not r["limit"]:
             print(f"warning: {r['id']} is outside its band and states no modelling limit", file=sys.stderr)

@@ -389,9 +389,9 @@ def _build(raw: Any, path: Path, where: str) -> Profile:
         host_latency_s=si["links.host_latency"],
         offchip_capacity_bytes=si["memory.offchip_capacity"], code_per_tile_bytes=si["memory.code_per_tile"],
         sync_s=si["timing.sync"], sync_per_extra_chip_s=si["timing.sync_per_extra_chip"],
-        op_overhead_s=si["timing.op_overhead"], frame_overhead_s=si.get("timing.frame_overhead", 0.0), host_issue_s=si.get("timing.host_issue", 0.0),
-        fused_elementwise=bool(fields["compute.fused_elementwise"].value) if "compute.fused_elementwise" in fields
-        else True, work_tile=int(si.get("compute.work_tile", 1)), static_power_w=si["power.static"],
+        op_overhead_s=si["timing.op_overhead"], frame_overhead_s=si.get("timing.frame_overhead", 0.0),
+        host_issue_s=si.get("timing.host_issue", 0.0), fused_elementwise=si.get("compute.fused_elementwise", 1.0) > 0,
+        work_tile=int(si.get("compute.work_tile", 1)), static_power_w=si["power.static"],
         crossbar=_crossbar(fields), energy=Energy(**joules) if joules else None,
         fields=MappingProxyType({k: RawField(q.value, q.unit, q.source) for k, q in fields.items()}),
         si_values=MappingProxyType(si), raw=MappingProxyType(copy.deepcopy(raw)),

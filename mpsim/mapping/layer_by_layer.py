@@ -4,8 +4,8 @@ its arithmetic (spread over the SMs at the op class's efficiency) and its device
 (weights once per batch, inputs and outputs per image). Loops do not shrink the traffic. The
 host issues kernels asynchronously, ahead of the device: a kernel takes the longer of its issue
 time (``timing.host_issue``: an eager framework's dispatch; 0 for a compiled engine) and its
-launch plus execution; a frame's first kernel also waits ``timing.frame_overhead``. With ``compute.fused_elementwise: false`` (eager PyTorch) every node is
-a kernel of its own.
+launch plus execution; a frame's first kernel also waits ``timing.frame_overhead``. With
+``compute.fused_elementwise: false`` (eager PyTorch) every node is a kernel of its own.
 
 A frame is a batch of ``--batch`` images: the batch's latency is every image's latency, and
 throughput counts images. It fits when weights plus the peak of live activations fit the
