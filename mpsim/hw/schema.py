@@ -66,6 +66,12 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
                                   "per tile, weights live in the arrays; gpu: L2 share per SM)"),
         "clock": _f("frequency", "clock of the tiles; converts B/cycle and cycles"),
         "vector_ops_per_cycle": _f("op_rate", "elementwise operations per cycle per tile"),
+        "fused_elementwise": _f("bool", "elementwise ops run inside the operation (kernel) of the layer before "
+                                        "them (default true); false: each is an operation of its own, as eager "
+                                        "PyTorch runs them", positive=False, required=False),
+        "work_tile": _f("count", "output elements one tile (SM) computes as one indivisible piece of work: a "
+                                 "GPU thread block's output tile (default 1: an element)", integer=True,
+                        required=False),
     },
     "efficiency": {
         "conv": _f("ratio", "achieved fraction of peak MAC rate on dense k x k convolutions (k > 1)",
@@ -101,6 +107,12 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
                                   positive=False),
         "op_overhead": _f("time", "fixed cost of running one operation (a compute set's vertices, a "
                                   "kernel launch)", positive=False),
+        "frame_overhead": _f("time", "fixed time per frame (a batch, a request) on the machine's timeline before "
+                                     "its first operation: a runtime's per-call work (sequential and layer_by_layer; "
+                                     "default 0)", positive=False, required=False),
+        "host_issue": _f("time", "host time to issue one operation (an eager framework's dispatch, library "
+                                 "set-up and launch call), overlapped with the device: an operation takes at "
+                                 "least this long (layer_by_layer; default 0)", positive=False, required=False),
     },
     "power": {
         "static": _f("power", "idle power of the whole system (leakage, clocks, idle links), drawn "
@@ -123,6 +135,14 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
         "stuck_at_on": _f("ratio", "fraction of cells stuck at high conductance", positive=False, maximum=1.0),
         "stuck_at_off": _f("ratio", "fraction of cells stuck at low conductance", positive=False, maximum=1.0),
         "programmable_per_frame": _f("bool", "whether weights may be rewritten per frame", positive=False),
+        "spatial_unroll": _f("bool", "every output position has its own cells: a layer's kernel is copied to "
+                                     "arrays for blocks of positions (TrueNorth), so a layer is one read per frame "
+                                     "(default false)", positive=False, required=False),
+        "rows_per_input": _f("count", "word lines one input drives (TrueNorth: 2, an excitatory and an "
+                                      "inhibitory axon for a trinary weight; default 1)", integer=True,
+                             required=False),
+        "partial_sum_bits": _f("bits", "bits of one partial sum an array sends to be added when a layer's inputs "
+                                       "span several arrays (default adc_bits)", integer=True, required=False),
     },
     "energy": {
         "mac": _f("energy", "one digital MAC at the profile's default precision", positive=False,
@@ -143,6 +163,14 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
 # MAC rate per tile (crossbar: per array; gpu: per SM) at each format the machine supports.
 PRECISION_RATE = _f("mac_rate", "MACs per cycle per tile at this format (crossbar: per array, derived "
                                 "from its read time; gpu: per SM)")
+# Achieved fraction of the op-class efficiencies at a format (tensor cores are harder to keep fed
+# than the fp32 cores the class efficiencies describe); 1 where a format is not listed.
+PRECISION_EFFICIENCY = _f("ratio", "achieved fraction of the op-class efficiencies at this format", maximum=1.0)
+# Fraction of a 3 x 3 stride-1 convolution's direct multiplies that the library's algorithm does
+# at a format (Winograd F(2x2,3x3): 16 of 36, Lavin & Gray 2016); 1 (direct) where not listed.
+PRECISION_WINOGRAD = _f("ratio", "fraction of a 3x3 stride-1 convolution's direct multiplies done at this "
+                                 "format (Winograd)", maximum=1.0)
+PRECISION_MAPS = {"efficiency": PRECISION_EFFICIENCY, "winograd": PRECISION_WINOGRAD}
 
 OPTIONAL_SECTIONS = ("crossbar", "energy")
 STRING_FIELDS = ("name", "description", "kind", "default_mode", "default_placement")
@@ -318,13 +346,19 @@ def _precision(raw: Mapping[str, Any], strings: dict[str, str], clock_hz: float 
     if "precision" not in raw:
         raise _Fail("precision", "missing required section")
     sec = _mapping(raw["precision"], "precision")
-    _check_keys(sec, ["default", "macs_per_cycle"], "precision")
+    _check_keys(sec, ["default", "macs_per_cycle", *PRECISION_MAPS], "precision")
     rates = _mapping(sec.get("macs_per_cycle"), "precision.macs_per_cycle")
     if not rates:
         raise _Fail("precision.macs_per_cycle", "give the MAC rate of at least one format")
     _check_keys(rates, list(PRECISIONS), "precision.macs_per_cycle")
     out = {f"precision.macs_per_cycle.{k}": _quantity(v, f"precision.macs_per_cycle.{k}", PRECISION_RATE, clock_hz)
            for k, v in rates.items()}
+    for name, spec in PRECISION_MAPS.items():  # optional per-format ratios
+        if name in sec:
+            per = _mapping(sec[name], f"precision.{name}")
+            _check_keys(per, list(rates), f"precision.{name}")
+            out.update({f"precision.{name}.{k}": _quantity(v, f"precision.{name}.{k}", spec, clock_hz)
+                        for k, v in per.items()})
     try:
         strings["precision.default"] = _string(sec, "default", tuple(rates))
     except _Fail as exc:
