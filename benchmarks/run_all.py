@@ -33,8 +33,10 @@ BENCHMARKS = [  # (script, slow, what it measures)
     ("bench_engines.py", False, "SimPy vs compiled engine, node firings per second"),
     ("bench_executor.py", False, "numba functional executor vs PyTorch eager"),
     ("simulated.py", False, "every profile x {ItNet shared, independent, ESPNet-style}"),
+    ("validation.py", False, "every measured anchor simulated as measured: the validation table"),
     ("train_demo.py", True, "tiny ItNets trained on the offline digits scenes"),
     ("dnn_demo.py", True, "the doubly nested network trained on digits, accuracy grid"),
+    ("fuzz_loaders.py", False, "mutated graphs and profiles: a clean rejection or a valid result each"),
 ]
 
 
@@ -79,6 +81,11 @@ def _summaries() -> list[tuple[str, str, str]]:
         best = max((r for r in s if r["throughput_fps"]), key=lambda r: r["throughput_fps"])
         return f"{len(s)} points, {fits} fit; fastest {best['model']} on {best['profile']} {best['throughput_fps']:.3g} frames/s"
 
+    def validation():
+        s = _load("validation_summary.json")["summary"]
+        return (f"{s['within_band']} of {s['simulated']} anchors within band; held-out median abs error "
+                f"{100 * s['held_out_median_abs_error']:.0f} % ({s['held_out_within_band']} of {s['held_out']} in band)")
+
     def train():
         t = _load("train_demo.json")
         runs = t["runs"] if isinstance(t, dict) and "runs" in t else t
@@ -94,8 +101,17 @@ def _summaries() -> list[tuple[str, str, str]]:
     add("engines", engines, "engines.json")
     add("executor", executor, "executor.json")
     add("simulated", simulated, "simulated.md")
+    add("validation", validation, "validation.md")
     add("training demo", train, "train_demo.json")
     add("doubly nested network", dnn, "dnn_accuracy.json")
+
+    def fuzz():
+        f = _load("fuzz.json")
+        return "; ".join(f"{f[k]['mutants']:,} {k}: {f[k]['outcomes'].get('rejected', 0):,} rejected, "
+                         f"{f[k]['outcomes'].get('valid', 0):,} valid, {len(f[k]['crashes'])} crashes"
+                         for k in ("graphs", "profiles"))
+
+    add("loader fuzz", fuzz, "fuzz.json")
     return rows
 
 

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mpsim.atomic import atomic_path
+from mpsim.atomic import atomic_files
 
 
 def save_figure(fig, stem: str | Path, dpi: int = 110) -> list[Path]:
-    """Write ``stem``.png and ``stem``.svg; close the figure; return the paths."""
+    """Write ``stem``.png and ``stem``.svg (both renamed into place together); close the figure."""
     import matplotlib.pyplot as plt
 
-    paths = []
-    for ext in ("png", "svg"):
-        path = Path(f"{stem}.{ext}")
-        with atomic_path(path) as tmp, plt.rc_context({"svg.hashsalt": "mpsim"}):
-            fig.savefig(tmp, format=ext, dpi=dpi, metadata={"Date": None} if ext == "svg" else None)
-        paths.append(path)
-    plt.close(fig)
+    paths = [Path(f"{stem}.{ext}") for ext in ("png", "svg")]
+    try:
+        with atomic_files(paths) as tmps, plt.rc_context({"svg.hashsalt": "mpsim"}):
+            for ext, tmp in zip(("png", "svg"), tmps):
+                fig.savefig(tmp, format=ext, dpi=dpi, metadata={"Date": None} if ext == "svg" else None)
+    finally:
+        plt.close(fig)
     return paths
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from mpsim.hw.profile import load_profile
 from mpsim.mapping.placement import RunOptions
-from mpsim.models import export_folder, resolve_model
+from mpsim.models import export_folder, resolve_export
 from mpsim.sim.simulate import simulate
 from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE
 
@@ -27,7 +27,7 @@ def tasks(profiles, models, modes, frames: int | None, engine: str, policy: str 
 
 def run_point(task: dict[str, Any]) -> list[dict[str, Any]]:
     """Simulate one (profile, model, mode); with a policy, one row per policy value."""
-    p, g = load_profile(task["profile"]), resolve_model(task["model"])
+    p, (g, folder) = load_profile(task["profile"]), resolve_export(task["model"])
     mode = task["mode"] if task["mode"] != "default" else None
     base = {"profile": p.name, "model": g.name}
     if task.get("policy"):
@@ -38,7 +38,7 @@ def run_point(task: dict[str, Any]) -> list[dict[str, Any]]:
 
         h, w = g.tensors[g.inputs[0]].shape[-2:]
         images, labels = load_frames(task["data"], None, task["data_frames"], (h, w), task["seed"])
-        ex = Executor(g, load_weights(export_folder(task["model"]), g))
+        ex = Executor(g, load_weights(export_folder(folder, task["model"], "a policy sweep"), g))
         res = sweep(g, p, predict(ex.run, images, labels), task["policy"], task["values"], options=task["options"],
                     mode=mode, engine=task["engine"], frames=task["frames"], tolerance=task["tolerance"],
                     max_frames=task["max_frames"])

@@ -85,8 +85,11 @@ def test_anytime_cli(tiny_dir, tmp_path):
 
 
 def test_anytime_bad_values(tiny_dir, capsys):
-    assert main(["anytime", "--model", str(tiny_dir), "--values", "a,b"]) == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as info:  # checked as the flag is parsed, before any work
+        main(["anytime", "--model", str(tiny_dir), "--values", "a,b"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--values: item a is not a number" in err[0]
 
 
 def test_saved_figures_are_reproducible(tmp_path):

@@ -19,9 +19,12 @@ from mpsim.errors import ProfileError
 from mpsim.hw.profile import Profile, list_profiles, load_profile, read_raw
 from mpsim.hw.units import UnitError, to_si
 
-BUILTINS = ["gpu_a100", "gpu_v100", "ipu_embedded", "ipu_gc200", "ipu_m2000", "memristor_isaac", "memristor_yao2020",
-            "memristor_yao2020_chip", "northpole", "pcm_hermes64", "truenorth"]
-CROSSBARS = ["memristor_isaac", "memristor_yao2020", "memristor_yao2020_chip", "pcm_hermes64", "truenorth"]
+BUILTINS = ["gpu_a100", "gpu_a100_triton", "gpu_v100", "gpu_v100_pytorch", "gpu_v100_triton", "ipu_bow", "ipu_c600",
+            "ipu_embedded", "ipu_gc200", "ipu_m2000", "memristor_isaac", "memristor_yao2020", "memristor_yao2020_chip",
+            "memristor_yao2020_macro", "northpole", "pcm_hermes64", "pcm_hermes64_1phase", "truenorth",
+            "truenorth_esser"]
+CROSSBARS = ["memristor_isaac", "memristor_yao2020", "memristor_yao2020_chip", "memristor_yao2020_macro", "pcm_hermes64",
+             "pcm_hermes64_1phase", "truenorth", "truenorth_esser"]
 
 
 def _raw(name: str) -> dict:

@@ -10,23 +10,15 @@ from mpsim.anytime.plots import plot_sweep
 from mpsim.anytime.policies import POLICIES
 from mpsim.anytime.sweep import predict, sweep
 from mpsim.atomic import write_text
+from mpsim.cli.argtypes import count, csv_list, output_stem, real, seed
 from mpsim.cli.output import add_output_flags, print_tables, stamp, write_outputs
 from mpsim.views.anytime_tables import anytime_tables
 from mpsim.views.run_tables import units_table
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import load_profile
-from mpsim.models import export_folder, resolve_model
 from mpsim.cli.cmd_run import add_run_options, run_options
-
-
-def _values(text: str) -> list[float]:
-    try:
-        vals = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise MpsimError(f"--values must be numbers separated by commas, got '{text}'") from None
-    if not vals:
-        raise MpsimError("--values needs at least one number")
-    return vals
+from mpsim.limits import MAX_DATA_FRAMES, MAX_POLICY_VALUE, MAX_POLICY_VALUES
+from mpsim.models import export_folder, resolve_export
 
 
 def register(sub) -> None:
@@ -37,22 +29,25 @@ def register(sub) -> None:
     p.add_argument("--data", default="digits",
                    help="digits, camvid or cityscapes (labelled, with --data-root), or a folder of unlabelled PNG frames")
     p.add_argument("--data-root", metavar="DIR", help="data set folder for camvid / cityscapes")
-    p.add_argument("--data-frames", type=int, default=32, help="data frames to evaluate (default 32)")
+    p.add_argument("--data-frames", type=count(1, MAX_DATA_FRAMES, "frames"), default=32,
+                   help="data frames to evaluate (default 32)")
     p.add_argument("--policy", choices=POLICIES, default="confidence")
-    p.add_argument("--values", required=True, help="policy parameters to sweep, e.g. 0.5,0.8,0.95,1.1")
+    p.add_argument("--values", required=True, type=csv_list(real(0, MAX_POLICY_VALUE), max_items=MAX_POLICY_VALUES),
+                   help="policy parameters to sweep, e.g. 0.5,0.8,0.95,1.1")
     p.add_argument("--budget-unit", choices=("macs", "seconds"), default="macs", help="unit of budget values")
     p.add_argument("--outputs", choices=("executor", "torch"), default="executor",
                    help="decide exits on the functional executor (profile numerics) or on PyTorch")
     p.add_argument("--checkpoint", metavar="FILE", help="with --outputs torch: the trained weights of the preset")
     add_run_options(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the data frames and the hardware's random effects")
+    p.add_argument("--seed", type=seed(), default=0, help="seed of the data frames and the hardware's random effects")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_output_flags(p, "write the points, the per-output curve and the full graph's report as JSON", html=True)
-    p.add_argument("--plot", metavar="STEM", help="write STEM.png and STEM.svg: accuracy over latency, energy, MACs")
+    p.add_argument("--plot", metavar="STEM", type=output_stem,
+                   help="write STEM.png and STEM.svg: accuracy over latency, energy, MACs")
     p.set_defaults(func=run)
 
 
-def _outputs_fn(args, g, profile):
+def _outputs_fn(args, g, folder, profile):
     if args.outputs == "torch":
         try:
             from itnet_export.reference import torch_outputs_fn
@@ -64,19 +59,18 @@ def _outputs_fn(args, g, profile):
 
     from mpsim.exec.numerics import for_profile
 
-    ex = Executor(g, load_weights(export_folder(args.model), g), numerics=for_profile(profile, seed=args.seed))
+    folder = export_folder(folder, args.model, "anytime (--outputs executor)")
+    ex = Executor(g, load_weights(folder, g), numerics=for_profile(profile, seed=args.seed))
     return ex.run
 
 
 def run(args) -> int:
-    values = _values(args.values)
-    if args.data_frames < 1:
-        raise MpsimError("--data-frames must be at least 1")
+    values = args.values
     profile = load_profile(args.profile)
-    g = resolve_model(args.model)
+    g, folder = resolve_export(args.model)
     (h, w) = g.tensors[g.inputs[0]].shape[-2:]
     images, labels = load_frames(args.data, args.data_root, args.data_frames, (h, w), args.seed)
-    outputs_of = _outputs_fn(args, g, profile)
+    outputs_of = _outputs_fn(args, g, folder, profile)
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
                   transient=True, disable=args.quiet) as prog:

@@ -13,9 +13,11 @@ The resource maps are measured on the PyTorch model, imported only when needed;
 from __future__ import annotations
 
 from mpsim.atomic import write_json
+from mpsim.cli.argtypes import output_folder, output_stem, real
 from mpsim.cli.output import add_output_flags, print_tables, stamp, write_outputs
 from mpsim.errors import MpsimError
 from mpsim import fmt
+from mpsim.limits import MAX_MACS
 from mpsim.views.table import Column, TableView
 
 GRID_KEYS = ("macs", "params", "max_fmap_bytes")
@@ -29,20 +31,22 @@ def register(sub) -> None:
     g = dsub.add_parser("grid", help="MACs, parameters and largest feature map of every sub-network")
     _preset_arg(g)
     add_output_flags(g, 'write {"macs", "params", "max_fmap_bytes"}: L x C grids (CSV: one row per sub-network)')
-    g.add_argument("--plot", metavar="BASE", help="write heat maps to BASE.png and BASE.svg")
+    g.add_argument("--plot", metavar="BASE", type=output_stem, help="write heat maps to BASE.png and BASE.svg")
     g.add_argument("--nonzero", action="store_true",
                    help="count only the weights the causal masks keep (default: dense, as exported)")
     g.set_defaults(func=run_grid)
 
     b = dsub.add_parser("budget", help="best sub-network within a MAC budget vs the best depth-only one")
     _preset_arg(b)
-    b.add_argument("--macs", required=True, type=_positive_float, metavar="N", help="MAC budget, e.g. 24e6")
+    b.add_argument("--macs", required=True, type=real(0, MAX_MACS, open_lo=True, unit="MACs"), metavar="N",
+                   help="MAC budget, e.g. 24e6")
     b.add_argument("--accuracy", required=True, metavar="FILE",
                    help='accuracy grid JSON (an object with "accuracy": L x C fractions, or a bare grid)')
     b.add_argument("--grid", metavar="FILE", help="resource grid JSON from `mpsim dnn grid --json` (no torch)")
     b.add_argument("--nonzero", action="store_true", help="MACs of the causal masks' kept weights only")
     add_output_flags(b, "write the result as JSON (CSV: the best and the best depth-only sub-network)")
-    b.add_argument("--plot", metavar="BASE", help="write the accuracy map with the budget (BASE.png/.svg)")
+    b.add_argument("--plot", metavar="BASE", type=output_stem,
+                   help="write the accuracy map with the budget (BASE.png/.svg)")
     b.set_defaults(func=run_budget)
 
     c = dsub.add_parser("catalog", help="every sub-network with its resources (and accuracy) as JSON")
@@ -50,7 +54,7 @@ def register(sub) -> None:
     c.add_argument("--accuracy", metavar="FILE", help="accuracy grid JSON to attach")
     add_output_flags(c, "write the catalog as JSON ({schema, mpsim_version, preset, subnets}; without graphs: "
                         "for `run --budget-trace` use --export)")
-    c.add_argument("--export", metavar="DIR",
+    c.add_argument("--export", metavar="DIR", type=output_folder,
                    help="export the sub-networks on the accuracy/MACs Pareto front as graphs, with DIR/catalog.json "
                         "for `mpsim run --model DIR --budget-trace ...` (needs --accuracy)")
     c.add_argument("--checkpoint", metavar="FILE", help="trained weights for --export")
@@ -59,18 +63,6 @@ def register(sub) -> None:
 
 def _preset_arg(p) -> None:
     p.add_argument("--preset", default="dnn-cifar10", help="DNN preset (dnn-cifar10, dnn-tiny)")
-
-
-def _positive_float(text: str) -> float:
-    import argparse
-
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: '{text}'") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not '{text}'")
-    return v
 
 
 def _torch_side():
@@ -201,19 +193,29 @@ def pareto(entries: list[dict]) -> list[dict]:
     return front
 
 
-def export_catalog(args, entries: list[dict]) -> None:
-    """DIR/<name>/graph.json for each Pareto sub-network, and DIR/catalog.json listing them."""
-    from pathlib import Path
+def _owns_catalog(entry) -> bool:
+    """What a catalog folder may hold when a new catalog replaces it: catalog.json and exports."""
+    from mpsim.models import owns_export
 
+    if entry.name == "catalog.json" or owns_export(entry):
+        return True
+    return entry.is_dir() and not entry.is_symlink() and all(owns_export(e) for e in entry.iterdir())
+
+
+def export_catalog(args, entries: list[dict]) -> None:
+    """DIR/<name>/graph.json for each Pareto sub-network, and DIR/catalog.json listing them.
+
+    The catalog is a set: it is built in a temporary folder that replaces DIR in one step."""
     from itnet_export.cli import export_preset
+    from mpsim.atomic import atomic_dir
 
     if args.accuracy is None:
         raise MpsimError("--export needs --accuracy: the simulator picks sub-networks by accuracy")
-    out = Path(args.export)
     chosen = pareto(entries)
     listed = []
-    for e in chosen:
-        export_preset(args.preset, str(out / e["name"]), checkpoint=args.checkpoint, subnet=(e["l"], e["c"]))
-        listed.append({**e, "graph": f"{e['name']}/graph.json"})
-    write_json(out / "catalog.json", stamp("mpsim.dnn-catalog/1", {"preset": args.preset, "subnets": listed}))
-    print(f"wrote {out / 'catalog.json'}: {len(listed)} sub-networks on the accuracy/MACs Pareto front")
+    with atomic_dir(args.export, owns=_owns_catalog) as out:
+        for e in chosen:
+            export_preset(args.preset, str(out / e["name"]), checkpoint=args.checkpoint, subnet=(e["l"], e["c"]))
+            listed.append({**e, "graph": f"{e['name']}/graph.json"})
+        write_json(out / "catalog.json", stamp("mpsim.dnn-catalog/1", {"preset": args.preset, "subnets": listed}))
+    print(f"wrote {args.export}/catalog.json: {len(listed)} sub-networks on the accuracy/MACs Pareto front")

@@ -12,19 +12,9 @@ from __future__ import annotations
 
 import os
 
+from mpsim import limits
+from mpsim.cli.argtypes import count, csv_list, output_folder, real
 from mpsim.errors import MpsimError
-
-
-def _ints(text: str) -> list[int]:
-    import argparse
-
-    try:
-        vals = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of integers") from None
-    if not vals or min(vals) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' must list positive integers")
-    return list(dict.fromkeys(vals))
 
 
 def _families(text: str) -> list[str]:
@@ -42,23 +32,29 @@ def register(sub) -> None:
 
     p = sub.add_parser("grid", help="grid search over ItNet scales/iterations/blocks (width rule, AUC ranking)")
     p.add_argument("--preset", default="itnet-tiny", help="base preset: input size, classes (default: itnet-tiny)")
-    p.add_argument("--scales", type=_ints, default=[1, 2, 3], metavar="L,..", help="scales L (default: 1,2,3)")
-    p.add_argument("--iterations", type=_ints, default=[2, 4], metavar="N,..", help="iterations N (default: 2,4)")
-    p.add_argument("--blocks", type=_ints, default=[1, 2], metavar="K,..", help="blocks K (default: 1,2)")
+    p.add_argument("--scales", type=csv_list(count(1, limits.MAX_SCALES), unique=True),
+                   default=[1, 2, 3], metavar="L,..", help="scales L (default: 1,2,3)")
+    p.add_argument("--iterations", type=csv_list(count(1, limits.MAX_ITERATIONS), unique=True),
+                   default=[2, 4], metavar="N,..", help="iterations N (default: 2,4)")
+    p.add_argument("--blocks", type=csv_list(count(1, limits.MAX_BLOCKS), unique=True), default=[1, 2], metavar="K,..",
+                   help="blocks K (default: 1,2)")
     p.add_argument("--families", type=_families, default=["shared", "independent"],
                    help="shared and/or independent weights (default: both)")
-    p.add_argument("--budget-macs", type=float, default=2.2e9, metavar="MACS",
+    p.add_argument("--budget-macs", type=real(0, limits.MAX_MACS, open_lo=True), default=2.2e9, metavar="MACS",
                    help="width rule: last output under this many MACs at the preset's input size (default: 2.2e9; "
                         "for itnet-tiny use a small budget, e.g. 3e6)")
-    p.add_argument("--margin", type=float, default=0.02, help="discard peak mIoU <= best peak - MARGIN (default: 0.02)")
+    p.add_argument("--margin", type=real(0, 1), default=0.02,
+                   help="discard peak mIoU <= best peak - MARGIN (default: 0.02)")
     add_training_flags(p, grid=True)
-    p.add_argument("--out", metavar="DIR", help="keep every point's run in DIR/POINT (re-running resumes them)")
+    p.add_argument("--out", metavar="DIR", type=output_folder,
+                   help="keep every point's run in DIR/POINT (re-running resumes them)")
     from mpsim.cli.output import add_output_flags
 
     add_output_flags(p, "write points, ranking and selection as JSON")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="run the points on this Dask scheduler (tcp://host:port)")
-    where.add_argument("--workers", type=int, metavar="N", help="run the points on a local Dask cluster of N processes")
+    where.add_argument("--workers", type=count(1, limits.MAX_WORKERS, "processes"), metavar="N",
+                       help="run the points on a local Dask cluster of N processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -73,8 +69,6 @@ def run(args) -> int:
 
     from mpsim.cli.cmd_train import explicit_settings
 
-    if args.budget_macs <= 0:
-        raise MpsimError(f"--budget-macs must be positive, not {args.budget_macs}")
     train = {"preset": args.preset, **explicit_settings(args)}
     train.setdefault("threads", 1)
     TrainConfig.from_dict(train)  # validate the flags before anything runs

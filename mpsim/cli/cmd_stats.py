@@ -11,7 +11,7 @@ from mpsim.views.table import Cell, Column, TableView
 
 def register(sub) -> None:
     p = sub.add_parser("stats", help="parameters, MACs, graph size, depth and state of a graph")
-    p.add_argument("graph", help="graph.json, a folder that holds one, or a built-in model name")
+    p.add_argument("graph", help="built-in model name, graph.json, or a folder that holds one")
     add_output_flags(p, "also write the figures as JSON")
     p.set_defaults(func=run)
 

@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any, Sequence
 
-from mpsim.atomic import write_json, write_text
+from mpsim.atomic import atomic_files, write_json
+from mpsim.cli.argtypes import output_file
 from mpsim.views.doc import stamp
 from mpsim.views.table import TableView
 
@@ -22,11 +23,12 @@ def add_output_flags(p, json_help: str = "write the results as JSON", html: bool
     """``keep_parent``: a sub-parser whose parent has the same flags (``profiles --json`` and
     ``profiles list --json``) must not reset what the parent parsed."""
     extra = {"default": argparse.SUPPRESS} if keep_parent else {}
-    p.add_argument("--json", metavar="FILE", help=json_help, **extra)
-    p.add_argument("--csv", metavar="FILE", help="write the tables as CSV: the main one to FILE, any other "
-                                                 "beside it as STEM-NAME.csv", **extra)
+    p.add_argument("--json", metavar="FILE", type=output_file, help=json_help, **extra)
+    p.add_argument("--csv", metavar="FILE", type=output_file,
+                   help="write the tables as CSV: the main one to FILE, any other beside it as STEM-NAME.csv", **extra)
     if html:
-        p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (opens offline)")
+        p.add_argument("--html", metavar="FILE", type=output_file,
+                       help="write a self-contained HTML report (opens offline)")
 
 
 def csv_paths(path: str | Path, tables: Sequence[TableView]) -> list[Path]:
@@ -36,9 +38,11 @@ def csv_paths(path: str | Path, tables: Sequence[TableView]) -> list[Path]:
 
 
 def write_csv(path: str | Path, tables: Sequence[TableView]) -> list[Path]:
+    """All the files or none: they are renamed into place together."""
     paths = csv_paths(path, tables)
-    for p, t in zip(paths, tables):
-        write_text(p, t.to_csv())
+    with atomic_files(paths) as tmps:
+        for tmp, t in zip(tmps, tables):
+            tmp.write_text(t.to_csv())
     return paths
 
 

@@ -30,7 +30,8 @@ def row(p: Profile) -> str:
     memory = nbytes(p.capacity_bytes)
     if p.crossbar:
         xb = p.crossbar
-        tiles += f" ({count(p.total_arrays)} arrays of {xb.rows} x {xb.cols})"
+        arrays = "array" if p.total_arrays == 1 else "arrays"
+        tiles += f" ({count(p.total_arrays)} {arrays} of {xb.rows} x {xb.cols})"
         memory += f" buffers + {eng(p.crossbar_weight_capacity, '')} weights"
     host = f"{rate(p.link_bandwidth['host_in'], 'B/s')} / {rate(p.link_bandwidth['host_out'], 'B/s')}"
     return (f"| `{p.name}` | {p.kind} / {p.default_placement} | {tiles} | {memory} | {hertz(p.clock_hz)} | "

@@ -220,5 +220,7 @@ def build_report(pl: Placement, plan: SimPlan | None, r: SimResult | None, st: S
         units=unit_rows(pl, plan, r, thr), operations=operation_rows(plan, r),
         energy_j_per_frame=energy, power_w=power, frames_per_joule=images / power if power > 0 else None,
         frames=r.frames, firings=r.firings, simulated_time_s=r.end_time,
+        frames_in_flight=None if rate is not None else int(plan.window if plan.strategy != "pipelined"
+                                                           or mode == "dataflow" else max(plan.window, plan.n_units + 2)),
     )
     return clean(rep)

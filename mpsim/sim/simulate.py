@@ -16,11 +16,12 @@ from typing import Any, Callable
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import Profile
 from mpsim.ir.graph import Graph
+from mpsim.limits import MAX_FIRINGS_FAST, MAX_FIRINGS_SIMPY, check_stream
 from mpsim.mapping.placement import Placement, RunOptions, place
 from mpsim.sim.plan import SimPlan, build_plan
 from mpsim.sim.report import build_report
 from mpsim.sim.result import SimResult
-from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE, SteadyState, run_to_steady
+from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE, START_FRAMES, SteadyState, run_to_steady
 
 MODES = ("dataflow", "bsp", "rollout")
 ENGINES = ("auto", "compiled", "simpy")
@@ -63,20 +64,19 @@ def resolve_engine(engine: str, mode: str, strategy: str) -> str:
 def run_engine(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int, rate: float | None,
                window: int | None = None, record: bool = False, trace_frames: int = 0,
                progress: Callable[[int], None] | None = None, levels=None) -> SimResult:
-    """Run one engine for ``frames`` frames; ``levels[f] = k - 1`` makes frame f exit after m_k."""
+    """Run one engine for ``frames`` frames; ``levels[f] = k - 1`` makes frame f exit after m_k.
+    The work is bounded before it starts (``mpsim.limits.check_stream``)."""
     engine = resolve_engine(engine, mode, plan.strategy)
-    if frames < 1:
-        raise MpsimError(f"--frames must be at least 1, got {frames}")
-    if rate is not None and rate <= 0:
-        raise MpsimError(f"--rate must be positive, got {rate}")
-    if mode != "dataflow" and plan.strategy == "pipelined":
-        from mpsim.sim.tick_engine import simulate_ticks
-
+    stepped = mode != "dataflow" and plan.strategy == "pipelined"
+    if stepped:
+        from mpsim.sim.tick_engine import rollout_tick, simulate_ticks
+    step = (rollout_tick(plan) if mode == "rollout" else plan.sync_s) if stepped else None
+    check_stream(frames, rate, int(plan.level_trips[-1].sum()), engine, step, mode)
+    if stepped:
         # A superstep moves every frame one node on: to keep every unit busy a pipeline needs a
         # frame at each of its units (each unit buffers one frame), not only enough to cover the
         # busiest unit's time as in dataflow.
         window = window or max(plan.window, plan.n_units + 2)
-
         return simulate_ticks(plan, p, mode, frames, rate, window, record, trace_frames, progress, levels)
     if engine == "compiled":
         from mpsim.sim.fast_engine import simulate_fast
@@ -101,7 +101,11 @@ def run_steady(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int | 
                rate: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
                max_frames: int = DEFAULT_MAX_FRAMES, trace_frames: int = 0,
                progress: Callable[[int, int], None] | None = None, levels=None) -> tuple[SimResult, SteadyState]:
-    """Run to steady state (or exactly ``frames``); ``progress(done, of)`` follows each attempt."""
+    """Run to steady state (or exactly ``frames``); ``progress(done, of)`` follows each attempt.
+    Converging never asks for more work than the engine's documented bound allows."""
+    limit = MAX_FIRINGS_FAST if resolve_engine(engine, mode, plan.strategy) == "compiled" else MAX_FIRINGS_SIMPY
+    max_frames = max(1, min(max_frames, limit // max(1, int(plan.level_trips[-1].sum()))))
+
     def one(n: int) -> SimResult:
         cb = None if progress is None else (lambda done: progress(done, n))
         return run_engine(plan, p, mode, engine, n, rate, record=True, trace_frames=trace_frames, progress=cb,
@@ -123,6 +127,16 @@ def simulate(g: Graph, p: Profile, options: RunOptions | None = None, mode: str 
     if plan is None:
         return build_report(pl, None, None, None, mode, None, rate), None, None
     used = resolve_engine(engine, mode, plan.strategy)
-    r, st = run_steady(plan, pl.profile, mode, used, frames, engine_rate(plan, rate), tolerance, max_frames,
-                       trace_frames, progress)
+    per_replica = engine_rate(plan, rate)
+    if plan.strategy == "pipelined" and mode != "dataflow":
+        from mpsim.sim.tick_engine import rollout_tick
+
+        step = rollout_tick(plan) if mode == "rollout" else plan.sync_s
+    else:
+        step = None
+    # The first attempt's work, in the user's terms, before anything runs.
+    check_stream(frames or min(START_FRAMES, max_frames), per_replica, int(plan.level_trips[-1].sum()), used, step,
+                 mode, shown_rate=rate)
+    r, st = run_steady(plan, pl.profile, mode, used, frames, per_replica, tolerance, max_frames, trace_frames,
+                       progress)
     return build_report(pl, plan, r, st, mode, used, rate), r, plan

@@ -70,12 +70,20 @@ def operations_table(rep: dict[str, Any], top: int | None = None) -> TableView:
     return TableView("operations", "per operation", cols, rows, caption=caption)
 
 
+def load_text(rep: dict[str, Any]) -> str:
+    """How the frames were offered: the latency includes queueing when they came as fast as accepted."""
+    if rep.get("frames_in_flight"):
+        return (f"{rep['frames_in_flight']} frames in flight (offered as fast as accepted: latency includes "
+                "queueing; give --rate below the throughput for an unloaded latency)")
+    return f"offered {rate(rep.get('offered_rate_fps'))}"
+
+
 def latency_table(rep: dict[str, Any]) -> TableView:
     lat = rep["latency_s"]
     t = TableView("latency", "latency per anytime output",
                   [Column("output", "output"), Column("first_s", "first frame", seconds, True),
                    Column("mean_s", "mean", seconds, True), Column("p50_s", "p50", seconds, True),
-                   Column("p99_s", "p99", seconds, True)])
+                   Column("p99_s", "p99", seconds, True)], caption=load_text(rep))
     for k in range(len(lat["first"])):
         t.add(output=f"m_{k + 1}", first_s=lat["first"][k], mean_s=lat["mean"][k], p50_s=lat["p50"][k],
               p99_s=lat["p99"][k])
