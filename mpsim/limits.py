@@ -59,7 +59,7 @@ MAX_TRACE_FRAMES = _limit("MAX_TRACE_FRAMES", 1_000, "frames", "frames of a Chro
 MAX_SECONDS = _limit("MAX_SECONDS", 1e6, "s", "a time a user gives: --deadline, deadline policy values, "
                                               "budget-trace times")
 MAX_DATA_FRAMES = _limit("MAX_DATA_FRAMES", 10_000, "frames",
-                         "data frames run through the executor (anytime --frames, verify --frames)")
+                         "data frames run through the executor (anytime, sweep and verify --data-frames)")
 MAX_POLICY_VALUES = _limit("MAX_POLICY_VALUES", 256, "values", "policy values of one sweep (--values)")
 MAX_SWEEP_POINTS = _limit("MAX_SWEEP_POINTS", 10_000, "points",
                           "profiles x models x modes (x values) of one sweep")

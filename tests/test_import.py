@@ -316,7 +316,7 @@ def test_cli_unsupported_operators_headline_json_and_nothing_written(user_dir, t
                           "aten.flip.default x2 (first at model); aten.cumsum.default x1 (first at model)")
     assert not out.exists()
     data = json.loads(report.read_text())
-    assert data["exported"] is False
+    assert data["exported"] is False and data["schema"] == "mpsim.export/1" and data["mpsim_version"]
     assert [(u["op"], u["count"]) for u in data["unsupported"]] == [("aten.flip.default", 2),
                                                                     ("aten.cumsum.default", 1)]
     assert [o["op"] for o in data["occurrences"]] == ["aten.flip.default", "aten.cumsum.default", "aten.flip.default"]

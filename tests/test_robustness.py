@@ -178,6 +178,8 @@ def test_output_path_of_the_wrong_kind(tmp_path, capsys):
     folder.mkdir()
     assert_rejected(["run", "--model", "itnet-tiny", "--json", folder], capsys, "--json", "is a folder")
     assert_rejected(["stats", "itnet-tiny", "--json", folder], capsys, "--json", "is a folder")
+    assert_rejected(["run", "--model", "itnet-tiny", "--html", folder], capsys, "--html", "is a folder")
+    assert_rejected(["sweep", "--models", "itnet-tiny", "--csv", folder], capsys, "--csv", "is a folder")
     assert_rejected(["stats", "itnet-tiny", "--json", a_file / "x.json"], capsys, "not a folder")
     assert_rejected(["export", "--preset", "itnet-tiny", "--out", a_file], capsys, "--out", "is not a folder")
     assert_rejected(["train", "--out", a_file], capsys, "--out", "is not a folder")

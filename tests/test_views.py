@@ -130,9 +130,12 @@ def test_anytime_and_verify(narrow, capsys, tiny_dir, tmp_path):
     assert [float(r["accuracy"]) for r in _csv(cs)] == [p["accuracy"] for p in doc["points"]]
     assert len(_csv(tmp_path / "a-outputs.csv")) == 4
     assert [u["name"] for u in _csv(tmp_path / "a-units.csv")] == [u["name"] for u in doc["report"]["units"]]
-    assert main(["verify", str(tiny_dir / "graph.json"), "--json", str(js), "--csv", str(cs)]) == 0
-    _check_80(_out(capsys), "m_4")
-    assert _json(js)["schema"] == "mpsim.verify/1" and len(_csv(cs)) == 4
+    assert main(["verify", str(tiny_dir / "graph.json"), "--json", str(js), "--csv", str(cs), "--rtol", "2e-5"]) == 0
+    _check_80(_out(capsys), "m_4", "max rel err")
+    doc = _json(js)
+    assert doc["schema"] == "mpsim.verify/1" and doc["criteria"]["rtol"] == 2e-5
+    rows = _csv(cs)
+    assert [float(r["max_rel_err"]) for r in rows] == [o["max_rel_err"] for o in doc["outputs"]] and len(rows) == 4
     # A built-in name is a graph without weights: one line says so.
     assert main(["anytime", "--model", "itnet-tiny", "--values", "1"]) == 2
     err = capsys.readouterr().err
