@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import mpsim.sim.fast_engine as fast_engine
 from mpsim.cli.main import main
+from mpsim.errors import MpsimError
 from mpsim.hw.profile import load_profile
 from mpsim.ir.builder import GraphBuilder
 from mpsim.ir.loops import fold
@@ -285,7 +286,10 @@ def with_ties(plan, rng, zeros: bool):
        seed=st.integers(0, 2**16))
 def test_random_graphs_match_simpy(round_profiles, g, prof, load, window, frames, early, times, seed):
     p = round_profiles[prof] if isinstance(prof, int) else load_profile(prof)
-    _, plan = make_plan(g, p)
+    try:
+        _, plan = make_plan(g, p)
+    except MpsimError:  # a graph the simulator refuses with one line (e.g. a loop reading another's)
+        assume(False)
     assume(plan is not None)
     rng = np.random.default_rng(seed)
     if times != "plan":
