@@ -1,14 +1,19 @@
 """Run every benchmark of the project; write benchmarks/results/REPORT.md and the README summary.
 
 ``python benchmarks/run_all.py`` (``make bench``) runs them all; ``--quick`` skips the two
-training demonstrations (several minutes each).  Each benchmark runs in its own process, so
-one failing does not stop the others; the report says which failed.
+training demonstrations (several minutes each); ``--summary`` runs nothing and rebuilds the
+report.  Each benchmark runs in its own process, so one failing does not stop the others; the
+report says which failed.  Every real run is recorded in results/runs.json (status, wall time,
+date), and a benchmark not run this time keeps its last real entry: the report always shows
+runs as they really ran.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import re
 import subprocess
 import sys
@@ -20,7 +25,7 @@ RESULTS = HERE / "results"
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from mpsim.atomic import write_text  # noqa: E402
+from mpsim.atomic import write_json, write_text  # noqa: E402
 
 BENCHMARKS = [  # (script, slow, what it measures)
     ("paper_table.py", False, "the ItNet paper's figures beside ours"),
@@ -28,8 +33,10 @@ BENCHMARKS = [  # (script, slow, what it measures)
     ("bench_engines.py", False, "SimPy vs compiled engine, node firings per second"),
     ("bench_executor.py", False, "numba functional executor vs PyTorch eager"),
     ("simulated.py", False, "every profile x {ItNet shared, independent, ESPNet-style}"),
+    ("validation.py", False, "every measured anchor simulated as measured: the validation table"),
     ("train_demo.py", True, "tiny ItNets trained on the offline digits scenes"),
     ("dnn_demo.py", True, "the doubly nested network trained on digits, accuracy grid"),
+    ("fuzz_loaders.py", False, "mutated graphs and profiles: a clean rejection or a valid result each"),
 ]
 
 
@@ -76,6 +83,11 @@ def _summaries() -> list[tuple[str, str, str]]:
         best = max((r for r in s if r["throughput_fps"]), key=lambda r: r["throughput_fps"])
         return f"{len(s)} points, {fits} fit; fastest {best['model']} on {best['profile']} {best['throughput_fps']:.3g} frames/s"
 
+    def validation():
+        s = _load("validation_summary.json")["summary"]
+        return (f"{s['within_band']} of {s['simulated']} anchors within band; held-out median abs error "
+                f"{100 * s['held_out_median_abs_error']:.0f} % ({s['held_out_within_band']} of {s['held_out']} in band)")
+
     def train():
         t = _load("train_demo.json")
         runs = t["runs"] if isinstance(t, dict) and "runs" in t else t
@@ -91,8 +103,17 @@ def _summaries() -> list[tuple[str, str, str]]:
     add("engines", engines, "engines.json")
     add("executor", executor, "executor.json")
     add("simulated", simulated, "simulated.md")
+    add("validation", validation, "validation.md")
     add("training demo", train, "train_demo.json")
     add("doubly nested network", dnn, "dnn_accuracy.json")
+
+    def fuzz():
+        f = _load("fuzz.json")
+        return "; ".join(f"{f[k]['mutants']:,} {k}: {f[k]['outcomes'].get('rejected', 0):,} rejected, "
+                         f"{f[k]['outcomes'].get('valid', 0):,} valid, {len(f[k]['crashes'])} crashes"
+                         for k in ("graphs", "profiles"))
+
+    add("loader fuzz", fuzz, "fuzz.json")
     return rows
 
 
@@ -109,37 +130,55 @@ def update_readme(rows) -> None:
     write_text(readme, text)
 
 
+RUNS = RESULTS / "runs.json"
+
+
+def _run(script: str) -> dict:
+    """Run one benchmark in its own process; its status, wall time and date."""
+    print(f"== {script}", flush=True)
+    t = time.perf_counter()
+    rc = subprocess.call([sys.executable, str(HERE / script)], cwd=ROOT)
+    return {"status": "ok" if rc == 0 else f"failed (exit {rc})", "wall_s": round(time.perf_counter() - t, 1),
+            "date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),
+            "cpus": os.cpu_count()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the training demonstrations")
     ap.add_argument("--summary", action="store_true", help="run nothing: rebuild the report from results/")
+    ap.add_argument("--only", metavar="SCRIPT,..", help="run only these (e.g. bench_executor.py); the others keep "
+                                                         "their last runs")
     args = ap.parse_args()
-    status = []
-    for script, slow, what in BENCHMARKS:
-        if args.summary:
-            status.append((script, what, "not run (--summary)", 0.0))
-            continue
-        if slow and args.quick:
-            status.append((script, what, "skipped (--quick)", 0.0))
+    only = None if not args.only else {s.strip() for s in args.only.split(",")}
+    runs = _load(RUNS.name) or {}
+    failed = []
+    for script, slow, _ in BENCHMARKS:
+        if args.summary or (slow and args.quick) or (only is not None and script not in only):
             continue
         if not (HERE / script).exists():
-            status.append((script, what, "missing", 0.0))
-            continue
-        print(f"== {script}: {what}", flush=True)
-        t = time.perf_counter()
-        rc = subprocess.call([sys.executable, str(HERE / script)], cwd=ROOT)
-        status.append((script, what, "ok" if rc == 0 else f"failed (exit {rc})", time.perf_counter() - t))
+            runs[script] = {"status": "missing", "wall_s": None, "date": time.strftime("%Y-%m-%d")}
+        else:
+            runs[script] = _run(script)
+        if runs[script]["status"] != "ok":
+            failed.append(script)
+        write_json(RUNS, runs)  # after each, so that an interrupted run keeps what it measured
     rows = _summaries()
-    report = ["# Benchmark report", "", "Generated by `benchmarks/run_all.py` (`make bench`).", "",
-              "| script | what | status | wall time |", "|---|---|---|---|"]
-    report += [f"| {s} | {w} | {st} | {t:.0f} s |" for s, w, st, t in status]
+    report = ["# Benchmark report", "", "Generated by `benchmarks/run_all.py` (`make bench`); each row is the "
+              "benchmark's last real run (results/runs.json).", "",
+              "| script | what | status | wall time | run on |", "|---|---|---|---|---|"]
+    for script, _, what in BENCHMARKS:
+        r = runs.get(script) or {"status": "never run", "wall_s": None, "date": "-"}
+        wall = "-" if r.get("wall_s") is None else f"{r['wall_s']:.0f} s"
+        where = r["date"] if not r.get("cpus") else f"{r['date']} ({r['cpus']} CPUs)"
+        report.append(f"| {script} | {what} | {r['status']} | {wall} | {where} |")
     report += ["", "## Key figures", "", "| benchmark | result | file |", "|---|---|---|"]
     report += [f"| {b} | {r} | [{f}]({f}) |" for b, r, f in rows]
-    report += ["", "![simulated](simulated.png)"]
+    report += ["", "![simulated: throughput, latency and energy of every profile x model](simulated.png)"]
     write_text(RESULTS / "REPORT.md", "\n".join(report) + "\n")
     update_readme(rows)
     print("\n".join(report))
-    return 0 if all(st in ("ok", "skipped (--quick)", "not run (--summary)") for _, _, st, _ in status) else 1
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -64,13 +64,18 @@ def test_anytime_cli(tiny_dir, tmp_path):
     # On a GPU every layer is a step: exiting early skips steps (on the IPU-M2000 this tiny
     # model is bound by the host link, and exits change its latency, not its throughput).
     rc = main(["anytime", "--profile", "gpu_v100", "--model", str(tiny_dir), "--policy", "confidence",
-               "--values", "0,1.1", "--frames", "6", "--sim-frames", "40", "--json", str(out),
-               "--plots", str(tmp_path / "plot")])
+               "--values", "0,1.1", "--data-frames", "6", "--json", str(out), "--plot", str(tmp_path / "plot")])
     assert rc == 0
     res = json.loads(out.read_text())
     first, last = res["points"]
-    for key in ("value", "accuracy", "mean_latency_s", "p99_latency_s", "throughput_fps", "traffic_bytes_per_frame"):
+    for key in ("value", "accuracy", "mean_latency_s", "p99_latency_s", "throughput_fps", "traffic_bytes_per_frame",
+                "energy_j_per_frame", "converged"):
         assert key in first
+    assert first["converged"] and last["converged"]
+    # Energy per exit: every later exit costs more, and a frame exiting at m_1 costs less.
+    per_exit = res["per_output"]["dynamic_energy_j"]
+    assert per_exit == sorted(per_exit) and per_exit[0] < per_exit[-1]
+    assert first["energy_j_per_frame"] < last["energy_j_per_frame"]
     assert first["mean_exit"] == 1.0 and last["mean_exit"] == 4.0
     # Exiting at m_1: more frames per second, less latency and traffic.
     assert first["throughput_fps"] > 2 * last["throughput_fps"]
@@ -80,8 +85,11 @@ def test_anytime_cli(tiny_dir, tmp_path):
 
 
 def test_anytime_bad_values(tiny_dir, capsys):
-    assert main(["anytime", "--model", str(tiny_dir), "--values", "a,b"]) == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as info:  # checked as the flag is parsed, before any work
+        main(["anytime", "--model", str(tiny_dir), "--values", "a,b"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--values: item a is not a number" in err[0]
 
 
 def test_saved_figures_are_reproducible(tmp_path):

@@ -10,7 +10,7 @@ from mpsim.anytime.budget import load_catalog, load_trace, simulate_budget
 from mpsim.cli.main import main
 from mpsim.hw.profile import load_profile
 from mpsim.ir.serialize import save_graph
-from mpsim.mapping.mapper import place
+from mpsim.mapping.placement import RunOptions, place
 from mpsim.models import resolve_model
 
 
@@ -28,8 +28,8 @@ def catalog(tmp_path):
 
 def test_best_subnet_that_fits_each_segment(catalog, tmp_path):
     p = load_profile("ipu_gc200")
-    need_big = place(resolve_model("itnet-camvid-shared"), p).min_tiles
-    need_small = place(resolve_model("itnet-tiny"), p).min_tiles
+    need_big = place(resolve_model("itnet-camvid-shared"), p, RunOptions(placement="pipelined")).memory.units_needed
+    need_small = place(resolve_model("itnet-tiny"), p, RunOptions(placement="pipelined")).memory.units_needed
     assert need_small < need_big < p.total_tiles
     trace = tmp_path / "trace.csv"
     # Free tiles: all, then too few for the big net, then too few for anything.

@@ -384,8 +384,9 @@ def test_catalog_entries(maps):
 def test_cli_grid_json_is_16_by_22(tmp_path, capsys):
     out = tmp_path / "grid.json"
     assert main(["dnn", "grid", "--json", str(out), "--plot", str(tmp_path / "maps")]) == 0
-    d = json.loads(out.read_text())
-    assert set(d) == {"macs", "params", "max_fmap_bytes"}
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "mpsim.dnn-grid/1" and doc["preset"] == "dnn-cifar10"
+    d = {k: doc[k] for k in ("macs", "params", "max_fmap_bytes")}
     for k in d:
         assert len(d[k]) == 16 and all(len(r) == 22 for r in d[k])
     assert d["macs"][13][11] == GOLDEN[(14, 12)][0]
@@ -421,7 +422,8 @@ def test_cli_budget(tmp_path, capsys):
 def test_cli_catalog_and_unknown_preset(tmp_path, capsys):
     out = tmp_path / "cat.json"
     assert main(["dnn", "catalog", "--preset", "dnn-tiny", "--json", str(out)]) == 0
-    assert len(json.loads(out.read_text())) == 16
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "mpsim.dnn-catalog/1" and len(doc["subnets"]) == 16
     assert main(["dnn", "grid", "--preset", "itnet-tiny"]) == 2
     assert "unknown DNN preset" in capsys.readouterr().err
 

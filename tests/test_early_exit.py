@@ -33,10 +33,11 @@ def test_folded_loop_frees_its_tiles(plans):
     first = _run(folded, [0])
     assert full.throughput_fps == pytest.approx(1 / (TRIPS * BODY * NS), rel=1e-9)
     assert first.throughput_fps == pytest.approx(1 / (BODY * NS), rel=1e-9)  # 4x the frames
-    # Exiting after m_1: host 64 + conv0 288 + transfer 128 + one iteration.
-    assert first.first_latency[0] == pytest.approx((64 + 288 + 128 + BODY) * NS, rel=1e-12)
+    # Exiting after m_1: host 64 + conv0 288 + transfer 128 + one iteration + the return of m_1
+    # (a 2-channel map returned as labels: 16 B, 16 ns).
+    assert first.first_latency[0] == pytest.approx((64 + 288 + 128 + BODY + 16) * NS, rel=1e-12)
     assert np.isnan(first.first_latency[1:]).all()  # later outputs never computed
-    assert first.firings == 600 * (1 + 2)  # conv0, S, relu
+    assert first.firings == 600 * (1 + 2 + 2)  # input, conv0, S, relu, the return of m_1
     # Half the frames stop after m_1, half run all 4 iterations: 2.5 iterations per frame.
     mixed = _run(folded, [0, 3], frames=1000)
     assert mixed.throughput_fps == pytest.approx(1 / (2.5 * BODY * NS), rel=3e-3)
@@ -48,8 +49,8 @@ def test_unrolled_pipeline_keeps_throughput_saves_traffic(plans):
     assert full.throughput_fps == pytest.approx(1 / (BODY * NS), rel=1e-9)
     assert first.throughput_fps == pytest.approx(full.throughput_fps, rel=1e-9)
     # Exchange traffic per frame: conv0 -> S@0 and S@i -> S@i+1 (32 floats = 128 B each).
-    per_frame_full = full.link_bytes.sum() / full.frames - 64  # minus the 64 B input on the host link
-    per_frame_first = first.link_bytes.sum() / first.frames - 64
+    per_frame_full = full.link_bytes.sum() / full.frames
+    per_frame_first = first.link_bytes.sum() / first.frames
     assert per_frame_full == pytest.approx(TRIPS * 128)
     assert per_frame_first == pytest.approx(128)
     assert first.local_bytes < full.local_bytes / 2
@@ -59,5 +60,6 @@ def test_bsp_honours_levels(plans):
     folded, _ = plans
     full = _run(folded, None, frames=200, mode="bsp")
     first = _run(folded, [0], frames=200, mode="bsp")
-    assert first.firings == 200 * 3 and full.firings == 200 * (1 + 2 * TRIPS)
+    # input, conv0, S and relu per iteration, one return per output computed
+    assert first.firings == 200 * (1 + 1 + 2 + 1) and full.firings == 200 * (1 + 1 + 2 * TRIPS + TRIPS)
     assert first.throughput_fps > 2 * full.throughput_fps

@@ -221,6 +221,46 @@ def test_verify_reports_a_mismatch_with_exit_1(tiny_dir, tmp_path, capsys):
     assert "fails" in capsys.readouterr().out
 
 
+def test_compare_has_numpy_allclose_semantics():
+    ref = np.array([[1000.0, 1.0, 0.0, -2.0]], np.float32)
+    allowed = 1e-4 + 1e-5 * np.abs(ref.astype(np.float64))
+    inside = (ref + 0.9 * allowed).astype(np.float32)
+    (row,) = compare([inside], [ref])
+    assert row["allclose"] and row["passed"] and row["max_abs_err"] == pytest.approx(0.9 * 0.0101, rel=1e-3)
+    outside = ref.copy()
+    outside[0, 2] = 1.2e-4  # beyond atol where the reference is 0
+    (row,) = compare([outside], [ref])
+    assert not row["allclose"] and not row["passed"] and row["max_rel_err"] == 0.0
+    (row,) = compare([outside], [ref], atol=2e-4)
+    assert row["passed"]
+    (row,) = compare([ref * np.float32(1 + 1e-3)], [ref], atol=0.0, rtol=1e-3 * 1.001)
+    assert row["passed"] and row["max_rel_err"] == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_verify_rtol_and_atol_flags(tiny_dir, tmp_path, capsys):
+    """Outputs 2e-4 off relatively: fail by default and with --rtol 1e-4 --atol 0, pass with
+    --rtol 3e-4 --atol 0."""
+    d = tmp_path / "export"
+    shutil.copytree(tiny_dir, d)
+    g, w, x, _ = _load(d)
+    outs = Executor(g, w).run(x)
+    np.savez(d / "reference.npz", input=x, **{f"output_{i + 1}": o * np.float32(1 + 2e-4) for i, o in enumerate(outs)})
+    out = tmp_path / "v.json"
+    assert main(["verify", str(d)]) == 1
+    assert main(["verify", str(d), "--rtol", "1e-4", "--atol", "0"]) == 1
+    assert main(["verify", str(d), "--rtol", "3e-4", "--atol", "0", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["criteria"] == {"atol": 0.0, "rtol": 3e-4, "min_argmax_agreement": 0.9999}
+    assert all(r["max_rel_err"] == pytest.approx(2e-4, rel=0.01) for r in data["outputs"])
+    capsys.readouterr()
+    for bad, why in ((["--rtol", "-1"], "out of range"), (["--atol", "nan"], "not a finite number")):
+        with pytest.raises(SystemExit) as exc:
+            main(["verify", str(d), *bad])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and why in err and bad[0] in err
+
+
 @pytest.mark.parametrize("damage", ["missing", "corrupt"])
 def test_verify_bad_weights_is_exit_2_one_line(damage, tiny_dir, tmp_path, capsys):
     d = tmp_path / "export"
@@ -546,3 +586,158 @@ def test_two_convolutions_feeding_one_add_are_both_computed():
     plain = Executor(g, w, fuse=False).run(xin)[0]
     np.testing.assert_allclose(fused, plain, atol=1e-5)
     assert np.abs(plain).max() > 0.1
+
+
+# Ops of imported models (docs/import.md) --------------------------------------------------------
+
+CONV_T_CASES = [
+    # (N, Cin, H, W, Cout, kernel, stride, padding, output_padding, dilation, groups, bias)
+    (1, 4, 5, 6, 6, (3, 3), (2, 2), (1, 1), (1, 1), (1, 1), 1, True),  # ENet / ERFNet upsampler
+    (2, 6, 4, 5, 4, (2, 2), (2, 2), (0, 0), (0, 0), (1, 1), 2, False),  # grouped, U-Net's 2x2
+    (1, 3, 4, 4, 3, (4, 4), (2, 2), (0, 0), (0, 0), (1, 1), 3, False),  # depthwise (FCN's bilinear)
+    (1, 4, 5, 3, 2, (3, 2), (3, 1), (2, 0), (2, 0), (2, 1), 1, True),  # strided, dilated, asymmetric
+]
+
+
+@pytest.mark.parametrize("case", CONV_T_CASES)
+def test_conv_transpose2d(case):
+    n, cin, h, w, cout, k, s, p, op, d, g, bias = case
+    x, wt = _rand(n, cin, h, w), _rand(cin, cout // g, *k)
+    params = {"weight": wt, **({"bias": _rand(cout)} if bias else {})}
+    attrs = {"stride": list(s), "padding": list(p), "output_padding": list(op), "dilation": list(d), "groups": g}
+    (got,) = _run_op("conv_transpose2d", [x], attrs, params)
+    ref = F.conv_transpose2d(_t(x), _t(wt), _t(params["bias"]) if bias else None, s, p, op, g, d)
+    _close(got, ref, 5e-6)
+
+
+def test_max_pool_indices_and_unpool():
+    """Indices are per plane (PyTorch's), ties take the first maximum, unpooling scatters back."""
+    x = np.round(_rand(2, 3, 9, 8) * 3) / 3  # many ties
+    b = GraphBuilder("unpool")
+    xi = b.input("x", x.shape)
+    attrs = {"kernel": [3, 2], "stride": [2, 2], "padding": [1, 0], "dilation": [1, 1], "ceil_mode": True,
+             "indices": True}
+    y, idx = b.node("max_pool2d", [xi], attrs)
+    assert b.tensors[idx].dtype == "int64"
+    (u,) = b.node("max_unpool2d", [y, idx], {"output_size": [9, 8]})
+    for t in (y, idx, u):
+        b.output(t)
+    got_y, got_i, got_u = run_graph(b.build(), {}, x)
+    ref_y, ref_i = F.max_pool2d(_t(x), (3, 2), 2, (1, 0), ceil_mode=True, return_indices=True)
+    np.testing.assert_array_equal(got_y, ref_y.numpy())
+    np.testing.assert_array_equal(got_i, ref_i.numpy())
+    np.testing.assert_array_equal(got_u, F.max_unpool2d(ref_y, ref_i, (3, 2), 2, (1, 0), output_size=(9, 8)).numpy())
+
+
+def test_max_unpool_index_out_of_range_is_one_line():
+    b = GraphBuilder("bad-unpool")
+    x, i = b.input("x", (1, 1, 2, 2)), b.input("i", (1, 1, 2, 2), "int64")
+    b.output(b.node("max_unpool2d", [x, i], {"output_size": [2, 2]})[0])
+    with pytest.raises(MpsimError, match="outside the 2x2 output"):
+        run_graph(b.build(), {}, {"x": _rand(1, 1, 2, 2), "i": np.array([[[[0, 1], [2, 4]]]])})
+
+
+@pytest.mark.parametrize("op, attrs, ref", [
+    ("hardsigmoid", {}, F.hardsigmoid),
+    ("silu", {}, F.silu),
+    ("gelu", {}, F.gelu),
+    ("gelu", {"approximate": "tanh"}, lambda v: F.gelu(v, approximate="tanh")),
+    ("tanh", {}, torch.tanh),
+    ("erf", {}, torch.erf),
+    ("leaky_relu", {"negative_slope": 0.2}, lambda v: F.leaky_relu(v, 0.2)),
+    ("pow", {"exponent": 2.0}, lambda v: v.pow(2)),
+    ("pow", {"exponent": 3.0}, lambda v: v.pow(3)),
+])
+def test_new_unary(op, attrs, ref):
+    x = _rand(2, 3, 5, 7, lo=-6, hi=6)
+    (got,) = _run_op(op, [x], attrs)
+    _close(got, ref(_t(x)), 1e-5)
+
+
+def test_sqrt_and_fractional_pow():
+    x = _rand(2, 3, 4, lo=-1, hi=4)  # negative values: NaN, as in PyTorch
+    (got,) = _run_op("sqrt", [x])
+    np.testing.assert_allclose(got, torch.sqrt(_t(x)).numpy(), rtol=1e-6, equal_nan=True)
+    (got,) = _run_op("pow", [x], {"exponent": 1.5})
+    np.testing.assert_allclose(got, _t(x).pow(1.5).numpy(), rtol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("act", ["silu", "gelu", "hardsigmoid", "leaky_relu", "tanh"])
+def test_conv_fused_with_new_activations(act):
+    x, wt, bias = _rand(1, 4, 7, 8, lo=-2, hi=2), _rand(6, 4, 3, 3), _rand(6)
+    b = GraphBuilder("fused-new")
+    xi = b.input("x", x.shape)
+    b.weight("w", wt.shape)
+    b.weight("b", bias.shape)
+    (y,) = b.node("conv2d", [xi], {"stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 1},
+                  {"weight": "w", "bias": "b"})
+    (y,) = b.node(act, [y], {"negative_slope": 0.1} if act == "leaky_relu" else {})
+    b.output(y)
+    ex = Executor(b.build(), {"w": wt, "b": bias})
+    assert any(len(s.nodes) == 2 for kind, s in ex._items if kind == "step")  # fused into the epilogue
+    ref = F.conv2d(_t(x), _t(wt), _t(bias), 1, 1)
+    ref = {"silu": F.silu, "gelu": F.gelu, "hardsigmoid": F.hardsigmoid, "tanh": torch.tanh,
+           "leaky_relu": lambda v: F.leaky_relu(v, 0.1)}[act](ref)
+    _close(ex.run(x)[0], ref, 5e-6)
+
+
+@pytest.mark.parametrize("op", ["sub", "div"])
+@pytest.mark.parametrize("sa, sb", [((2, 3, 4, 5), (2, 3, 4, 5)), ((2, 3, 4, 5), (1, 3, 1, 1)),
+                                    ((3, 4, 5), (2, 3, 4, 5)), ((2, 1, 3, 1, 2), (2, 4, 1, 5, 1))])
+def test_sub_div_broadcasting(op, sa, sb):
+    a, b = _rand(*sa), _rand(*sb, lo=0.5, hi=2)
+    (got,) = _run_op(op, [a, b])
+    np.testing.assert_array_equal(got, (_t(a) - _t(b) if op == "sub" else _t(a) / _t(b)).numpy())
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_constant_operands(op, reverse):
+    """A scalar attribute, or a constant weight 'other' that broadcasts (and widens), either side."""
+    x, c = _rand(2, 3, 4, lo=0.5, hi=2), _rand(5, 1, 3, 1, lo=0.5, hi=2)
+    fn = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div}[op]
+    (got,) = _run_op(op, [x], {"scalar": 0.7, "reverse": reverse})
+    np.testing.assert_array_equal(got, (fn(torch.tensor(0.7), _t(x)) if reverse else fn(_t(x), 0.7)).numpy())
+    (got,) = _run_op(op, [x], {"reverse": reverse}, {"other": c})
+    assert got.shape == (5, 2, 3, 4)
+    np.testing.assert_array_equal(got, (fn(_t(c), _t(x)) if reverse else fn(_t(x), _t(c))).numpy())
+
+
+@pytest.mark.parametrize("mode, pads", [
+    ("constant", [[0, 0], [1, 2], [0, 3], [2, 1]]),  # channels too (ENet's zero channels)
+    ("constant", [[0, 0], [0, 0], [-1, 2], [1, -2]]),  # negative: crops
+    ("reflect", [[0, 0], [0, 0], [2, 1], [3, 0]]),
+    ("replicate", [[0, 0], [0, 0], [1, 3], [2, 2]]),
+    ("circular", [[0, 0], [0, 0], [1, 2], [2, 1]]),
+])
+def test_pad(mode, pads):
+    x = _rand(2, 3, 5, 6)
+    (got,) = _run_op("pad", [x], {"pads": pads, "mode": mode, "value": 0.5})
+    axes = pads if mode == "constant" else pads[2:]  # PyTorch pads the last axes, last axis first
+    flat = [v for pair in reversed(axes) for v in pair]
+    kw = {"value": 0.5} if mode == "constant" else {}
+    np.testing.assert_array_equal(got, F.pad(_t(x), flat, mode=mode, **kw).numpy())
+
+
+def test_slice_expand_matmul_sum():
+    x = _rand(2, 7, 5)
+    (got,) = _run_op("slice", [x], {"axis": 1, "start": 1, "end": 6, "step": 2})
+    np.testing.assert_array_equal(got, x[:, 1:6:2])
+    (got,) = _run_op("expand", [_rand(3, 1, 5)], {"shape": [2, 3, 4, 5]})
+    assert got.shape == (2, 3, 4, 5) and np.all(got == got[:1, :, :1])
+    a, b = _rand(2, 3, 4, 6), _rand(3, 6, 5)
+    (got,) = _run_op("matmul", [a, b])
+    _close(got, _t(a) @ _t(b))
+    (got,) = _run_op("sum", [a], {"axes": [1, 3], "keepdim": True})
+    _close(got, _t(a).sum(dim=[1, 3], keepdim=True), 1e-6)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_and_group_norm(affine):
+    x = _rand(2, 6, 5, 4, lo=-3, hi=5)
+    p = {"weight": _rand(5, 4), "bias": _rand(5, 4)} if affine else {}
+    (got,) = _run_op("layer_norm", [x], {"axis": 2, "eps": 1e-5}, p)
+    _close(got, F.layer_norm(_t(x), (5, 4), *(_t(v) for v in p.values())), 1e-5)
+    p = {"weight": _rand(6), "bias": _rand(6)} if affine else {}
+    (got,) = _run_op("group_norm", [x], {"groups": 3, "eps": 1e-5}, p)
+    _close(got, F.group_norm(_t(x), 3, *(_t(v) for v in p.values())), 1e-5)

@@ -315,15 +315,22 @@ def test_graph_computes_the_model(name):
 
 # Exporter corner cases ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("model, op, path", [
-    ("Unsupported", "cumsum", "features.1"),
-    ("UnsupportedTransposed", "conv_transpose2d", "decoder.1"),
+@pytest.mark.parametrize("model, headline", [
+    ("Unsupported", "1 unsupported operator(s), 1 occurrence(s): aten.cumsum.default x1 (first at features.1)"),
+    ("UnsupportedMany", "2 unsupported operator(s), 3 occurrence(s): aten.flip.default x2 (first at decoder.1); "
+                        "aten.cumsum.default x1 (first at head)"),
 ])
-def test_unsupported_operator_names_op_and_module(model, op, path):
+def test_unsupported_operator_names_op_count_and_module(model, headline):
+    """One line: each distinct op with its namespace, count and first module; every
+    occurrence on the error for --json."""
     with pytest.raises(UnsupportedOperatorError) as info:
         to_flat_graph(zoo.build(model), zoo.example_input())
     msg = str(info.value)
-    assert op in msg and path in msg and "\n" not in msg
+    assert msg.startswith(headline) and "\n" not in msg
+    assert len(info.value.occurrences) == int(headline.split(", ")[1].split()[0])
+    if model == "UnsupportedMany":
+        assert [(o["op"], o["module"]) for o in info.value.occurrences] == [
+            ("aten.flip.default", "decoder.1"), ("aten.flip.default", "decoder.3"), ("aten.cumsum.default", "head")]
 
 
 def test_failed_export_leaves_nothing_behind(tmp_path):
@@ -431,8 +438,9 @@ def test_cli_export_then_stats(tiny_dir, tmp_path, capsys):
     assert sorted(p.name for p in tiny_dir.iterdir()) == ["graph.json", "reference.npz", "weights.npz"]
     out = tmp_path / "stats.json"
     assert main(["stats", str(tiny_dir), "--json", str(out)]) == 0
-    data = json.loads(out.read_text())
-    assert set(data) == set(TINY_STATS)
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "mpsim.stats/1" and doc["graph"] == "itnet-tiny"
+    data = {k: doc[k] for k in TINY_STATS}
     assert data == TINY_STATS
     assert "12,228" in capsys.readouterr().out
     g = load_graph(tiny_dir)

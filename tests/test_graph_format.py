@@ -259,7 +259,7 @@ def _cycle() -> dict:
 
 BAD = {
     # case: (file text, words the one-line message must hold)
-    "unknown op": (lambda: _set(_small(), ["nodes", 1, "op"], "gelu"), ["unknown op 'gelu'", "'relu'"]),
+    "unknown op": (lambda: _set(_small(), ["nodes", 1, "op"], "conv3d"), ["unknown op 'conv3d'", "'relu'"]),
     "dangling tensor": (lambda: _set(_small(), ["nodes", 1, "inputs"], ["ghost"]), ["'ghost'", "dangling"]),
     "dangling output": (lambda: _set(_small(), ["outputs", 0, "tensor"], "ghost"), ["'ghost'", "dangling"]),
     "shape mismatch": (lambda: _set(_small(), ["tensors", "conv", "shape"], [1, 4, 4, 5]),
@@ -273,8 +273,8 @@ BAD = {
     "macs mismatch": (lambda: _set(_small(), ["nodes", 0, "macs"], 1), ["'conv'", "1 MACs"]),
     "param count mismatch": (lambda: _set(_small(), ["nodes", 0, "param_count"], 7), ["'conv'", "7 param"]),
     "unknown weight": (lambda: _set(_small(), ["nodes", 0, "params", "weight"], "nope"), ["'nope'"]),
-    "bad attribute": (lambda: _set(_small(), ["nodes", 0, "attrs", "stride"], "x"), ["'conv'", "malformed"]),
-    "zero stride": (lambda: _set(_small(), ["nodes", 0, "attrs", "stride"], 0), ["'conv'", "malformed"]),
+    "bad attribute": (lambda: _set(_small(), ["nodes", 0, "attrs", "stride"], "x"), ["'conv'", "'stride'", "integer"]),
+    "zero stride": (lambda: _set(_small(), ["nodes", 0, "attrs", "stride"], 0), ["'conv'", "'stride' is 0", "allowed: 1.."]),
     "unknown dtype": (lambda: _set(_small(), ["tensors", "x", "dtype"], "float8"), ["float8"]),
     "group size": (lambda: _set(_loop(), ["loops", 0, "trip_count"], 4), ["3 members", "4 times"]),
     "carried input undeclared": (lambda: _set(_loop(), ["loops", 0, "carried", 0, "body_input"], "add@1"),

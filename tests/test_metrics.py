@@ -152,3 +152,37 @@ def test_state_bytes_counts_every_carried_tensor_and_dtype():
     g = fold(b.build())
     assert [len(lp.carried) for lp in g.loops] == [2]
     assert state_bytes(g) == 32 * 4 + 32 * 2
+
+
+def test_transposed_conv_and_matmul_macs_graph_size_depth():
+    """docs/import.md's definitions, worked by hand."""
+    b = GraphBuilder("imported")
+    x = b.input("x", (1, 4, 5, 5))
+    # Transposed conv 4 -> 6, groups 2, 3x3, stride 2, padding 1, output padding 1:
+    # out = (5-1)*2 - 2 + 3 + 1 = 10 -> (1, 6, 10, 10); weight (4, 3, 3, 3) = 108 numbers;
+    # MACs = every input value x its group's 3 filters x 9 taps = 100 * 3 * 9 = 2700.
+    attrs = {"stride": [2, 2], "padding": [1, 1], "output_padding": [1, 1], "dilation": [1, 1], "groups": 2}
+    (y,) = b.node("conv_transpose2d", [x], attrs, {"weight": b.weight("t.w", (4, 3, 3, 3))}, name="t")
+    (y,) = b.node("reshape", [y], {"shape": [1, 6, 100]})
+    # matmul (1, 6, 100) @ (1, 100, 6): out 36 values x K = 100 -> 3600 MACs; no weights, so it
+    # counts in MACs but neither in graph size nor in depth (a crossbar cannot hold activations).
+    (yt,) = b.node("permute", [y], {"dims": [0, 2, 1]})
+    (z,) = b.node("matmul", [y, yt], name="mm")
+    b.output(z)
+    g = b.build()
+    assert g.tensors["t"].shape == (1, 6, 10, 10) and g.tensors["mm"].shape == (1, 6, 6)
+    assert [n.macs for n in g.nodes] == [2700, 0, 0, 3600]
+    assert macs_per_output(g) == ([6300], [6300])
+    # Graph size: the transposed conv alone: (108 weights + 100 inputs + 600 outputs) x 4 B.
+    assert graph_size_bytes(g) == (108 + 100 + 600) * 4 == 3232
+    assert depth_per_output(g) == [1]
+    assert param_count(g) == 108
+
+
+def test_constant_operands_count_as_parameters():
+    b = GraphBuilder("consts")
+    x = b.input("x", (1, 3, 4))
+    (y,) = b.node("add", [x], {}, {"other": b.weight("pos", (1, 3, 4))})
+    b.output(b.node("mul", [y], {"scalar": 0.5})[0])
+    g = b.build()
+    assert param_count(g) == 12 and graph_size_bytes(g) == 0 and [n.macs for n in g.nodes] == [0, 0]

@@ -67,12 +67,13 @@ def test_executor_under_numerics(tiny_dir):
     err = [max(float(np.abs(a - b).max()) for a, b in zip(o, base)) for o in (fp16, int8, isaac, yao)]
     assert err[0] < 5e-3 < err[3] and err[1] < err[3]  # fp16 closest, the noisy faulty chip furthest
     assert all(np.array_equal(a, b) for a, b in zip(yao, yao_again))
-    assert for_profile(load_profile("ipu_m2000")) is None  # fp32 hardware: the executor as it is
+    assert for_profile(load_profile("ipu_m2000", precision="fp32")) is None  # fp32: the executor as it is
+    assert isinstance(for_profile(load_profile("ipu_m2000")), DigitalNumerics)  # the IPU's default fp16
 
 
 def test_verify_with_profile(tiny_dir, tmp_path):
     out = tmp_path / "v.json"
-    assert main(["verify", str(tiny_dir), "--profile", "memristor_isaac", "--data", "digits", "--frames", "2",
+    assert main(["verify", str(tiny_dir), "--profile", "memristor_isaac", "--data", "digits", "--data-frames", "2",
                  "--json", str(out)]) == 0
     rep = json.loads(out.read_text())
     assert rep["profile"] == "memristor_isaac" and len(rep["outputs"]) == 4

@@ -198,7 +198,9 @@ def test_sequential_fits_by_weights_plus_peak_live(tmp_path):
     p = load_profile("ipu_gc200")
     pl = place(g, p, RunOptions(placement="sequential"))
     weights = p.precision.weight_bytes(sum(w.numel for w in g.weights.values()))
-    assert pl.fits and weights < pl.memory.required_bytes < weights + 60e6
+    code = p.code_per_tile_bytes * p.tiles_per_chip  # code and vertex state on every tile
+    # The Cityscapes ItNet's largest live set: a 1024 x 512 fp16 map of 19 classes and its input.
+    assert pl.fits and weights + code + 19 * 1024 * 512 * 2 < pl.memory.required_bytes < weights + code + 60e6
 
 
 # Precisions ---------------------------------------------------------------------------------------
@@ -307,19 +309,13 @@ def test_run_cli_json_and_trace(tmp_path, capsys):
                                                                           "dataflow"],
                                   ["--profile", "gpu_v100", "--placement", "pipelined"]])
 def test_run_bad_input_is_one_line_exit_2(args, capsys):
-    with pytest.raises(SystemExit) if args[0] == "--mode" else _no_raise():
+    try:  # a flag's value is checked when it is parsed (SystemExit), a file when it is read
         rc = main(["run", "--quiet", "--model", "itnet-tiny", *args])
-        assert rc == 2
+    except SystemExit as exc:
+        rc = exc.code
+    assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "error" in err[0]
-
-
-class _no_raise:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def test_same_inputs_same_report():

@@ -171,14 +171,22 @@ class Unsupported(nn.Module):
         return self.features(self.stem(x))
 
 
-class UnsupportedTransposed(nn.Module):
+class _Flip(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flip(x, dims=[3])
+
+
+class UnsupportedMany(nn.Module):
+    """Two ops the graph format lacks, one of them twice (and a known op after them)."""
+
     def __init__(self, ch: int = 4) -> None:
         super().__init__()
         self.stem = nn.Conv2d(3, ch, 3, 2, 1)
-        self.decoder = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(ch, ch, 2, 2))
+        self.decoder = nn.Sequential(nn.ReLU(), _Flip(), nn.ConvTranspose2d(ch, ch, 2, 2), _Flip())
+        self.head = _CumulativeBlock(ch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.stem(x))
+        return self.head(self.decoder(self.stem(x)))
 
 
 def build(name: str, seed: int = 0) -> nn.Module:
@@ -186,5 +194,5 @@ def build(name: str, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     model = {"EncoderDecoder": EncoderDecoder, "ShuffleDilated": ShuffleDilated,
              "SharedLoopNet": SharedLoopNet, "Unsupported": Unsupported,
-             "UnsupportedTransposed": UnsupportedTransposed}[name]()
+             "UnsupportedMany": UnsupportedMany}[name]()
     return randomize_bn(model, seed).eval()

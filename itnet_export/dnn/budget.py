@@ -8,18 +8,24 @@ pick among full-width outputs (l, C): the best *depth-only* output.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any, Sequence
 
+from mpsim import jsonfile
 from mpsim.errors import MpsimError
+from mpsim.limits import MAX_GRAPH_FILE_BYTES, MAX_MACS, MAX_SUBNET_INDEX, real_problem
 
 Grid = Sequence[Sequence[float]]
 
+# The values a grid of each kind may hold: an accuracy is a fraction, resources are counts.
+GRID_RANGE = {"accuracy": (0.0, 1.0), "macs": (0.0, MAX_MACS), "params": (0.0, MAX_MACS),
+              "max_fmap_bytes": (0.0, 1e15)}
 
-def check_grid(grid: Any, what: str, shape: tuple[int, int] | None = None) -> list[list[float]]:
-    """A rectangular list of lists of finite numbers (of ``shape`` when given)."""
+
+def check_grid(grid: Any, what: str, shape: tuple[int, int] | None = None,
+               bounds: tuple[float, float] | None = None) -> list[list[float]]:
+    """A rectangular list of lists of finite numbers (of ``shape``, within ``bounds``, when given)."""
     if hasattr(grid, "tolist"):  # numpy arrays
         grid = grid.tolist()
     if not isinstance(grid, (list, tuple)) or not grid or not all(isinstance(r, (list, tuple)) for r in grid):
@@ -27,10 +33,18 @@ def check_grid(grid: Any, what: str, shape: tuple[int, int] | None = None) -> li
     rows = [list(r) for r in grid]
     if len({len(r) for r in rows}) != 1 or not rows[0]:
         raise MpsimError(f"{what}: rows have different lengths")
-    for r in rows:
-        for v in r:
+    if len(rows) > MAX_SUBNET_INDEX or len(rows[0]) > MAX_SUBNET_INDEX:
+        raise MpsimError(f"{what}: {len(rows)} x {len(rows[0])} is larger than the limit of {MAX_SUBNET_INDEX} "
+                         "rows or columns")
+    lo, hi = bounds or (-math.inf, math.inf)
+    for i, r in enumerate(rows):
+        for j, v in enumerate(r):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise MpsimError(f"{what}: every entry must be a finite number, got {v!r}")
+                raise MpsimError(f"{what}: every entry must be a finite number, got {str(v)[:40]} at row {i + 1}, "
+                                 f"column {j + 1}")
+            problem = bounds and real_problem(v, lo, hi)
+            if problem:
+                raise MpsimError(f"{what}: row {i + 1}, column {j + 1}: {problem}")
     if shape is not None and (len(rows), len(rows[0])) != tuple(shape):
         raise MpsimError(f"{what}: grid is {len(rows)} x {len(rows[0])}, expected {shape[0]} x {shape[1]} "
                          "(rows: depth, columns: width)")
@@ -40,18 +54,12 @@ def check_grid(grid: Any, what: str, shape: tuple[int, int] | None = None) -> li
 def load_grid_file(path: str | os.PathLike[str], key: str) -> list[list[float]]:
     """``key``'s grid from a JSON file (an object holding it, or a bare grid)."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise MpsimError(f"{path}: no such file")
-    try:
-        with open(path) as fh:
-            obj = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise MpsimError(f"{path}: not readable JSON ({type(exc).__name__})") from None
+    obj = jsonfile.load(path, MAX_GRAPH_FILE_BYTES, f"{key} grid file")
     if isinstance(obj, dict):
         if key not in obj:
             raise MpsimError(f"{path}: no '{key}' grid in it")
         obj = obj[key]
-    return check_grid(obj, f"{path} ({key})")
+    return check_grid(obj, f"{path} ({key})", bounds=GRID_RANGE.get(key))
 
 
 def _entry(l: int, c: int, macs: Grid, acc: Grid) -> dict:
@@ -62,8 +70,8 @@ def best_under_budget(macs: Grid, accuracy: Grid, budget: float) -> dict:
     """{"budget", "feasible", "best", "best_depth_only", "gain"}; entries hold l, c (1-based),
     name (D{l}W{c}), macs and accuracy.  ``best_depth_only`` is None when even the full-width
     first output does not fit; ``gain`` = best - best_depth_only accuracy."""
-    macs = check_grid(macs, "MAC grid")
-    accuracy = check_grid(accuracy, "accuracy grid", (len(macs), len(macs[0])))
+    macs = check_grid(macs, "MAC grid", bounds=GRID_RANGE["macs"])
+    accuracy = check_grid(accuracy, "accuracy grid", (len(macs), len(macs[0])), GRID_RANGE["accuracy"])
     L, C = len(macs), len(macs[0])
     cells = [(l, c) for l in range(1, L + 1) for c in range(1, C + 1) if macs[l - 1][c - 1] <= budget]
     if not cells:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
-from itnet_export.dnn.budget import check_grid, load_grid_file
+from itnet_export.dnn.budget import GRID_RANGE, check_grid, load_grid_file
 from itnet_export.dnn.model import DNNConfig, DoublyNestedNet
 from itnet_export.dnn.resources import resource_maps
 
@@ -29,7 +29,7 @@ def catalog(model: DoublyNestedNet | DNNConfig,
     if isinstance(accuracy, (str, os.PathLike)):
         accuracy = load_grid_file(accuracy, "accuracy")
     if accuracy is not None:
-        accuracy = check_grid([list(map(float, r)) for r in accuracy], "accuracy grid", (L, C))
+        accuracy = [list(map(float, r)) for r in check_grid(accuracy, "accuracy grid", (L, C), GRID_RANGE["accuracy"])]
     maps = resource_maps(cfg)
     out = []
     for l in range(1, L + 1):

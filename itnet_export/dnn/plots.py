@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mpsim.atomic import atomic_path
+from mpsim.atomic import atomic_files
 
 
 def _plt():
@@ -34,13 +34,13 @@ def _save(fig, base: str | os.PathLike[str]) -> list[Path]:
     base = Path(base)
     if base.suffix.lower() in (".png", ".svg"):
         base = base.with_suffix("")
-    paths = []
-    for ext in ("png", "svg"):
-        target = base.with_name(base.name + "." + ext)
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=ext, dpi=120, bbox_inches="tight")
-        paths.append(target)
-    _plt().close(fig)
+    paths = [base.with_name(base.name + "." + ext) for ext in ("png", "svg")]
+    try:
+        with atomic_files(paths) as tmps:
+            for ext, tmp in zip(("png", "svg"), tmps):
+                fig.savefig(tmp, format=ext, dpi=120, bbox_inches="tight")
+    finally:
+        _plt().close(fig)
     return paths
 
 

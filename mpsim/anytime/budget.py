@@ -10,8 +10,6 @@ frame for which none qualifies is dropped.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +17,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from mpsim import jsonfile
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import Profile
 from mpsim.ir.graph import Graph
 from mpsim.ir.serialize import load_graph
+from mpsim.limits import (MAX_BUDGET_BYTES, MAX_GRAPH_FILE_BYTES, MAX_GRAPH_MACS, MAX_SECONDS, MAX_SUBNETS,
+                          MAX_TOTAL_TILES, MAX_TRACE_FILE_BYTES, MAX_TRACE_POINTS, check_fraction, check_int,
+                          check_real, show)
 from mpsim.mapping.placement import RunOptions
 from mpsim.sim.simulate import make_plan, run_engine
 
@@ -41,53 +43,84 @@ def load_catalog(folder: str | Path) -> list[Subnet]:
     root = Path(folder)
     path = root / "catalog.json" if root.is_dir() else root
     root = path.parent
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise MpsimError(f"{path}: no catalog (a doubly nested model needs catalog.json)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MpsimError(f"{path}: not valid JSON ({exc})") from None
+    if not path.exists():
+        raise MpsimError(f"{path}: no catalog (a doubly nested model needs catalog.json)")
+    doc = jsonfile.load(path, MAX_GRAPH_FILE_BYTES, "catalog")
     entries = doc.get("subnets") if isinstance(doc, dict) else None
-    if not entries:
-        raise MpsimError(f"{path}: field 'subnets' is missing or empty")
+    if not entries or not isinstance(entries, list):
+        raise MpsimError(f"{path}: field 'subnets' is missing, empty or not a list")
+    if len(entries) > MAX_SUBNETS:
+        raise MpsimError(f"{path}: {len(entries):,} sub-networks, more than the limit of {MAX_SUBNETS:,}")
     out = []
     for i, e in enumerate(entries):
-        if not isinstance(e, dict) or "graph" not in e or "accuracy" not in e:
-            raise MpsimError(f"{path}: subnets[{i}] needs 'graph' and 'accuracy'")
+        where = f"{path}: subnets[{i}]"
+        if not isinstance(e, dict) or not isinstance(e.get("graph"), str) or "accuracy" not in e:
+            raise MpsimError(f"{where} needs 'graph' (a path) and 'accuracy' (write the catalog with "
+                             "`mpsim dnn catalog --accuracy FILE --export DIR`, which exports the graphs)")
+        accuracy = check_fraction(e["accuracy"], f"{where}.accuracy")
         g = load_graph(root / e["graph"])  # its last output is the sub-network's prediction
         macs = sum(n.macs for n in g.nodes)
-        out.append(Subnet(str(e.get("name", e["graph"])), g, float(e["accuracy"]), int(e.get("macs", macs)),
+        if "macs" in e:
+            macs = check_int(e["macs"], f"{where}.macs", 0, MAX_GRAPH_MACS)
+        out.append(Subnet(show(e.get("name", e["graph"])), g, accuracy, macs,
                           {k: v for k, v in e.items() if k not in ("graph",)}))
     return out
 
 
+def _trace_points(p: Path, text: str) -> tuple[Any, list]:
+    """(unit, [[t, v], ...]) from a JSON or CSV budget trace, with one line per malformed part."""
+    if p.suffix.lower() == ".json":
+        doc = jsonfile.parse(text)
+        if not isinstance(doc, dict) or "unit" not in doc or not isinstance(doc.get("points"), list):
+            raise MpsimError('a JSON budget trace is {"unit": "tiles" | "bytes", "points": [[t, v], ...]}')
+        return doc["unit"], doc["points"]
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise MpsimError("empty (want a header 'time_s,tiles' or 'time_s,bytes' and rows)")
+    header = [c.strip() for c in lines[0][1].split(",")]
+    if len(header) != 2 or header[0] != "time_s":
+        raise MpsimError(f"line {lines[0][0]}: the header must be 'time_s,tiles' or 'time_s,bytes', "
+                         f"not '{show(lines[0][1])}'")
+    points = []
+    for n, line in lines[1:]:
+        cells = line.split(",")
+        if len(cells) != 2:
+            raise MpsimError(f"line {n}: want two values 'time,budget', got '{show(line)}'")
+        try:
+            points.append([float(c) for c in cells])
+        except ValueError:
+            raise MpsimError(f"line {n}: '{show(line)}' is not two numbers") from None
+    return header[1], points
+
+
 def load_trace(path: str | Path) -> tuple[str, np.ndarray, np.ndarray]:
     """(unit 'tiles' | 'bytes', times, values) from CSV ``time_s,tiles`` / ``time_s,bytes`` or
-    JSON ``{"unit": ..., "points": [[t, v], ...]}``; a step function, starting at the first time."""
+    JSON ``{"unit": ..., "points": [[t, v], ...]}``; a step function, starting at the first time.
+
+    Times are finite, in [0, MAX_SECONDS] and increasing; budgets finite, in [0, MAX_TOTAL_TILES]
+    tiles or [0, MAX_BUDGET_BYTES] bytes; at most MAX_TRACE_POINTS points (docs/limits.md)."""
     p = Path(path)
+    text = jsonfile.read_text(p, MAX_TRACE_FILE_BYTES, "budget trace")
     try:
-        text = p.read_text()
-    except (FileNotFoundError, IsADirectoryError):
-        raise MpsimError(f"{p}: no such budget trace") from None
-    try:
-        if p.suffix.lower() == ".json":
-            doc = json.loads(text)
-            unit, pts = doc["unit"], doc["points"]
-        else:
-            rows = list(csv.reader(line for line in text.splitlines() if line.strip() and not line.startswith("#")))
-            header, body = rows[0], rows[1:]
-            if len(header) != 2 or header[0].strip() != "time_s":
-                raise ValueError("the header must be 'time_s,tiles' or 'time_s,bytes'")
-            unit, pts = header[1].strip(), [(float(a), float(b)) for a, b in body]
-        times = np.array([float(t) for t, _ in pts])
-        values = np.array([float(v) for _, v in pts])
-    except (KeyError, ValueError, TypeError, IndexError, json.JSONDecodeError) as exc:
-        raise MpsimError(f"{p}: malformed budget trace ({exc})") from None
-    if unit not in ("tiles", "bytes"):
-        raise MpsimError(f"{p}: budget unit '{unit}' is not 'tiles' or 'bytes'")
-    if len(times) == 0 or np.any(np.diff(times) <= 0) or np.any(values < 0):
-        raise MpsimError(f"{p}: times must increase and budgets be non-negative")
-    return unit, times, values
+        unit, pts = _trace_points(p, text)
+        if unit not in ("tiles", "bytes"):
+            raise MpsimError(f"budget unit '{show(unit)}' is not 'tiles' or 'bytes'")
+        if not pts:
+            raise MpsimError("holds no points")
+        if len(pts) > MAX_TRACE_POINTS:
+            raise MpsimError(f"{len(pts):,} points, more than the limit of {MAX_TRACE_POINTS:,}")
+        top = MAX_TOTAL_TILES if unit == "tiles" else MAX_BUDGET_BYTES
+        times, values = [], []
+        for i, pt in enumerate(pts):
+            if not isinstance(pt, (list, tuple)) or len(pt) != 2:
+                raise MpsimError(f"point {i + 1} must be [time, budget], got {show(pt)}")
+            times.append(check_real(pt[0], f"point {i + 1}: time", 0.0, MAX_SECONDS, unit="s"))
+            values.append(check_real(pt[1], f"point {i + 1}: budget", 0.0, top, unit=unit))
+            if i and times[i] <= times[i - 1]:
+                raise MpsimError(f"point {i + 1}: time {times[i]:g} s does not increase (after {times[i - 1]:g} s)")
+    except MpsimError as exc:
+        raise MpsimError(f"{p}: malformed budget trace: {exc}") from None
+    return unit, np.array(times), np.array(values)
 
 
 def with_tiles(p: Profile, tiles: int) -> Profile:

@@ -11,6 +11,7 @@ from mpsim.errors import MpsimError
 
 def _folder_frames(folder: Path, n: int, size: tuple[int, int]) -> list[np.ndarray]:
     from PIL import Image, UnidentifiedImageError
+    from PIL.Image import DecompressionBombError
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))[:n]
     if not files:
@@ -19,7 +20,9 @@ def _folder_frames(folder: Path, n: int, size: tuple[int, int]) -> list[np.ndarr
     for f in files:
         try:
             img = Image.open(f).convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
-        except (OSError, UnidentifiedImageError):
+        except DecompressionBombError:
+            raise MpsimError(f"{f}: more pixels than the limit of {Image.MAX_IMAGE_PIXELS:,}") from None
+        except (OSError, UnidentifiedImageError, ValueError):
             raise MpsimError(f"{f}: not a readable image") from None
         frames.append((np.asarray(img, dtype=np.float32) / 255.0).transpose(2, 0, 1)[None].copy())
     return frames

@@ -20,7 +20,7 @@ from mpsim.hw.profile import Profile
 from mpsim.ir.graph import Graph
 from mpsim.mapping.placement import RunOptions
 from mpsim.sim.plan import level_trips
-from mpsim.sim.report import energy_per_exit, traffic_per_frame
+from mpsim.sim.report import build_report, energy_per_exit, traffic_per_frame
 from mpsim.sim.simulate import engine_rate, make_plan, resolve_engine, resolve_mode, run_steady
 from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE
 
@@ -83,11 +83,14 @@ def sweep(g: Graph, p: Profile, pr: Predictions, policy: str, values: Sequence[f
 
     full = None
     load = None if plan is None else engine_rate(plan, rate)
+    report = build_report(pl, None, None, None, mode, None, None)
     if plan is not None:
         # Latency is measured under an offered load (half the full graph's capacity unless a
         # rate is given): in a saturated stream it would only measure the queue.
+        saturated_full, st_full = steady(None)
+        report = build_report(pl, plan, saturated_full, st_full, mode, used, None)
         if load is None:
-            load = 0.5 * steady(None)[1].throughput_fps
+            load = 0.5 * st_full.throughput_fps
         full = steady(load)[0]
     lat = None if full is None else full.done - full.release[:, None]
     per_exit = None if plan is None else energy_per_exit(plan)
@@ -139,6 +142,8 @@ def sweep(g: Graph, p: Profile, pr: Predictions, policy: str, values: Sequence[f
         "model": g.name, "profile": p.name, "policy": policy, "mode": mode, "engine": used,
         "placement": pl.style, "fits": pl.fits, "feasible": pl.feasible, "labelled": pr.labels is not None,
         "accuracy_measure": "mIoU" if pr.labels is not None else "agreement with the last output",
+        "trained": "checkpoint" in g.meta or "training" in g.meta,  # an export records its training
         "data_frames": n_data, "latency_load_fps": None if load is None else load * images,
         "per_output": curve, "points": points,
+        "report": report,  # the full graph (every frame to m_N) as fast as accepted: mpsim.report/2
     }

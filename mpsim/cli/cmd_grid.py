@@ -12,19 +12,9 @@ from __future__ import annotations
 
 import os
 
+from mpsim import limits
+from mpsim.cli.argtypes import count, csv_list, output_folder, real
 from mpsim.errors import MpsimError
-
-
-def _ints(text: str) -> list[int]:
-    import argparse
-
-    try:
-        vals = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of integers") from None
-    if not vals or min(vals) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' must list positive integers")
-    return list(dict.fromkeys(vals))
 
 
 def _families(text: str) -> list[str]:
@@ -42,21 +32,29 @@ def register(sub) -> None:
 
     p = sub.add_parser("grid", help="grid search over ItNet scales/iterations/blocks (width rule, AUC ranking)")
     p.add_argument("--preset", default="itnet-tiny", help="base preset: input size, classes (default: itnet-tiny)")
-    p.add_argument("--scales", type=_ints, default=[1, 2, 3], metavar="L,..", help="scales L (default: 1,2,3)")
-    p.add_argument("--iterations", type=_ints, default=[2, 4], metavar="N,..", help="iterations N (default: 2,4)")
-    p.add_argument("--blocks", type=_ints, default=[1, 2], metavar="K,..", help="blocks K (default: 1,2)")
+    p.add_argument("--scales", type=csv_list(count(1, limits.MAX_SCALES), unique=True),
+                   default=[1, 2, 3], metavar="L,..", help="scales L (default: 1,2,3)")
+    p.add_argument("--iterations", type=csv_list(count(1, limits.MAX_ITERATIONS), unique=True),
+                   default=[2, 4], metavar="N,..", help="iterations N (default: 2,4)")
+    p.add_argument("--blocks", type=csv_list(count(1, limits.MAX_BLOCKS), unique=True), default=[1, 2], metavar="K,..",
+                   help="blocks K (default: 1,2)")
     p.add_argument("--families", type=_families, default=["shared", "independent"],
                    help="shared and/or independent weights (default: both)")
-    p.add_argument("--budget-macs", type=float, default=2.2e9, metavar="MACS",
+    p.add_argument("--budget-macs", type=real(0, limits.MAX_MACS, open_lo=True), default=2.2e9, metavar="MACS",
                    help="width rule: last output under this many MACs at the preset's input size (default: 2.2e9; "
                         "for itnet-tiny use a small budget, e.g. 3e6)")
-    p.add_argument("--margin", type=float, default=0.02, help="discard peak mIoU <= best peak - MARGIN (default: 0.02)")
+    p.add_argument("--margin", type=real(0, 1), default=0.02,
+                   help="discard peak mIoU <= best peak - MARGIN (default: 0.02)")
     add_training_flags(p, grid=True)
-    p.add_argument("--out", metavar="DIR", help="keep every point's run in DIR/POINT (re-running resumes them)")
-    p.add_argument("--json", metavar="FILE", help="write points, ranking and selection as JSON")
+    p.add_argument("--out", metavar="DIR", type=output_folder,
+                   help="keep every point's run in DIR/POINT (re-running resumes them)")
+    from mpsim.cli.output import add_output_flags
+
+    add_output_flags(p, "write points, ranking and selection as JSON")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="run the points on this Dask scheduler (tcp://host:port)")
-    where.add_argument("--workers", type=int, metavar="N", help="run the points on a local Dask cluster of N processes")
+    where.add_argument("--workers", type=count(1, limits.MAX_WORKERS, "processes"), metavar="N",
+                       help="run the points on a local Dask cluster of N processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -71,8 +69,6 @@ def run(args) -> int:
 
     from mpsim.cli.cmd_train import explicit_settings
 
-    if args.budget_macs <= 0:
-        raise MpsimError(f"--budget-macs must be positive, not {args.budget_macs}")
     train = {"preset": args.preset, **explicit_settings(args)}
     train.setdefault("threads", 1)
     TrainConfig.from_dict(train)  # validate the flags before anything runs
@@ -90,41 +86,10 @@ def run(args) -> int:
         results = run_grid(points, train, args.budget_macs, out=args.out, scheduler=args.scheduler,
                            workers=args.workers, progress=lambda done: progress.update(task, completed=done))
     outcome = select(results, margin=args.margin)
-    _print(console, outcome)
-    if args.json:
-        from mpsim.atomic import write_json
+    from mpsim.cli.output import print_tables, write_outputs
 
-        write_json(args.json, {"settings": {"train": train, "budget_macs": args.budget_macs,
-                                            "scales": args.scales, "iterations": args.iterations,
-                                            "blocks": args.blocks, "families": args.families}, **outcome})
-        console.print(f"wrote {os.fspath(args.json)}")
-    return 0
-
-
-def _macs(v: float) -> str:
-    return f"{v / 1e9:.2f} G" if v >= 1e9 else f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v:,.0f}"
-
-
-def _print(console, outcome) -> None:
-    from rich.table import Table
-
-    t = Table(title="grid search (paper 3.1): mIoU of m_1, m_N and the best output; AUC over MACs")
-    for col in ("family", "L", "N", "K", "f", "MACs", "m_1", "m_N", "peak", "AUC", "rank"):
-        t.add_column(col, justify="left" if col == "family" else "right", no_wrap=True)
-    for p in outcome["points"]:
-        t.add_row("shared" if p["family"] == "shared" else "indep.", str(p["scales"]), str(p["iterations"]),
-                  str(p["blocks"]), str(p["width"]), _macs(p["macs_per_output"][-1]),
-                  f"{p['miou_per_output'][0]:.3f}", f"{p['miou_per_output'][-1]:.3f}", f"{p['peak_miou']:.3f}",
-                  f"{p['auc']:.4f}", "dropped" if p["discarded"] else str(p["rank"]))
-    console.print(t)
-    r = Table(title="average rank across families")
-    for col in ("L", "N", "K", *outcome["families"], "average rank"):
-        r.add_column(col, justify="right")
-    for row in outcome["ranking"]:
-        r.add_row(str(row["scales"]), str(row["iterations"]), str(row["blocks"]),
-                  *["-" if row["ranks"][f] is None else str(row["ranks"][f]) for f in outcome["families"]],
-                  "-" if row["average_rank"] is None else f"{row['average_rank']:.1f}")
-    console.print(r)
+    tables = grid_tables(outcome)
+    print_tables(tables, console)
     s = outcome["selected"]
     if s is None:
         console.print("selected: none (no configuration survives the discard rule in every family)")
@@ -132,3 +97,42 @@ def _print(console, outcome) -> None:
         widths = ", ".join(f"{f} f={w}" for f, w in s["widths"].items())
         console.print(f"selected: L={s['scales']}, N={s['iterations']}, K={s['blocks']} "
                       f"(average rank {s['average_rank']:.1f}; {widths})")
+    write_outputs(args, tables, "mpsim.grid/1",
+                  {"settings": {"train": train, "budget_macs": args.budget_macs, "scales": args.scales,
+                                "iterations": args.iterations, "blocks": args.blocks, "families": args.families},
+                   **outcome})
+    if args.json:
+        console.print(f"wrote {os.fspath(args.json)}")
+    return 0
+
+
+def grid_tables(outcome) -> list:
+    """The points (main table) and the average rank of each (L, N, K) across the families."""
+    from mpsim.fmt import macs
+    from mpsim.views.table import Column, TableView
+
+    num = lambda v: "-" if v is None else str(v)  # noqa: E731
+    t = TableView("points", "grid search (paper 3.1): mIoU of m_1, m_N and the best output; AUC over MACs",
+                  [Column("family", "family", lambda v: "indep." if v == "independent" else v),
+                   Column("config", "L,N,K", save=False), Column("scales", "L", show=False),
+                   Column("iterations", "N", show=False), Column("blocks", "K", show=False),
+                   Column("width", "f", num, True), Column("macs", "MACs", macs, True),
+                   Column("miou_first", "m_1", lambda v: f"{v:.3f}", True),
+                   Column("miou_last", "m_N", lambda v: f"{v:.3f}", True),
+                   Column("peak_miou", "peak", lambda v: f"{v:.3f}", True),
+                   Column("auc", "AUC", lambda v: f"{v:.4f}", True),
+                   Column("rank", "rank", lambda v: "dropped" if v is None else str(v), True)])
+    for p in outcome["points"]:
+        t.add(family=p["family"], config=f"{p['scales']},{p['iterations']},{p['blocks']}", scales=p["scales"],
+              iterations=p["iterations"], blocks=p["blocks"], width=p["width"],
+              macs=p["macs_per_output"][-1], miou_first=p["miou_per_output"][0], miou_last=p["miou_per_output"][-1],
+              peak_miou=p["peak_miou"], auc=p["auc"], rank=None if p["discarded"] else p["rank"])
+    r = TableView("ranking", "average rank across families",
+                  [Column("scales", "L", num, True), Column("iterations", "N", num, True),
+                   Column("blocks", "K", num, True)]
+                  + [Column(f, f, num, True) for f in outcome["families"]]
+                  + [Column("average_rank", "average rank", lambda v: "-" if v is None else f"{v:.1f}", True)])
+    for row in outcome["ranking"]:
+        r.add(scales=row["scales"], iterations=row["iterations"], blocks=row["blocks"],
+              average_rank=row["average_rank"], **{f: row["ranks"][f] for f in outcome["families"]})
+    return [t, r]

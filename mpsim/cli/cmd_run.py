@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from mpsim.fmt import count as fmt_count
+from mpsim.fmt import fraction, percent, seconds
+from mpsim.fmt import rate as fmt_rate
+from mpsim.views.table import Column, TableView
 
-from mpsim.atomic import write_json
+from mpsim.atomic import write_text
+from mpsim.cli.argtypes import count, output_file, output_stem, real, seed
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import load_profile
+from mpsim.hw.precision import PRECISIONS
+from mpsim.limits import (MAX_BATCH_SIZE, MAX_BUDGET_FRAMES, MAX_FRAMES, MAX_RATE, MAX_SECONDS, MAX_TOTAL_TILES,
+                          MAX_TRACE_FRAMES, check_int)
 from mpsim.models import DEFAULT_MODEL, resolve_model
+from mpsim.cli.output import add_output_flags, print_tables, write_outputs
 from mpsim.cli.view import print_report
 from mpsim.mapping.placement import HOST_OUTPUTS, STYLES, RunOptions
 from mpsim.sim.simulate import ENGINES, MODES, simulate
-from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE
+from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE, START_FRAMES
+from mpsim.sim.report import SCHEMA
 from mpsim.sim.trace import write_trace
+from mpsim.views.run_tables import report_tables
 
 
 def register(sub) -> None:
@@ -23,16 +33,21 @@ def register(sub) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="GRAPH",
                    help=f"built-in model name, graph.json or export folder (default {DEFAULT_MODEL})")
     add_run_options(p)
-    p.add_argument("--seed", type=int, default=0, help="seed for every random choice (recorded in the report)")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
-    p.add_argument("--trace", metavar="FILE", help="write a Chrome trace (opens in Perfetto) of the first frames")
-    p.add_argument("--trace-frames", type=int, default=4, help="frames to include in the trace (default 4)")
+    p.add_argument("--seed", type=seed(), default=0, help="seed for every random choice (recorded in the report)")
+    add_output_flags(p, "write the report as JSON (schema mpsim.report/2, docs/semantics.md)", html=True)
+    p.add_argument("--trace", metavar="FILE", type=output_file,
+                   help="write a Chrome trace (opens in Perfetto) of the first frames")
+    p.add_argument("--trace-frames", type=count(0, MAX_TRACE_FRAMES, "frames"), default=4,
+                   help="frames to include in the trace (default 4)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--budget-trace", metavar="FILE",
                    help="free tiles or bytes over time (CSV time_s,tiles or JSON); --model is then a catalog of "
                         "sub-networks (doubly nested network) and each frame gets the best one that fits")
-    p.add_argument("--deadline", type=float, help="with --budget-trace: latency limit per frame in seconds")
-    p.add_argument("--plot", metavar="STEM", help="with --budget-trace: write STEM.png and STEM.svg")
+    p.add_argument("--deadline", type=real(0, MAX_SECONDS, open_lo=True, unit="s"),
+                   help="with --budget-trace: latency limit per frame in seconds")
+    p.add_argument("--plot", metavar="STEM", type=output_stem,
+                   help="write STEM.png and STEM.svg: latency per anytime output (with --budget-trace: the budget "
+                        "and the accuracy over time)")
     p.set_defaults(func=run)
 
 
@@ -40,45 +55,45 @@ def add_run_options(p, single: bool = True) -> None:
     """The flags that say how a graph runs: shared by run, sweep and anytime (``single``: one
     mode and one offered rate; sweep takes lists of them instead)."""
     p.add_argument("--placement", choices=STYLES, help="placement style (default: the profile's)")
-    p.add_argument("--replicas", default="auto", help="replicas on the spare chips: auto or a number (default auto)")
-    p.add_argument("--batch", type=int, default=1, help="images per frame (default 1)")
-    p.add_argument("--precision", help="number format, one the profile lists (default: the profile's)")
+    p.add_argument("--replicas", type=replicas_arg, default=None, metavar="auto|N",
+                   help="replicas on the spare chips: auto or a number (default auto)")
+    p.add_argument("--batch", type=count(1, MAX_BATCH_SIZE, "images"), default=1, help="images per frame (default 1)")
+    p.add_argument("--precision", choices=tuple(PRECISIONS),
+                   help="number format, one the profile lists (default: the profile's)")
     p.add_argument("--host-output", choices=HOST_OUTPUTS, default="labels",
                    help="what returns to the host per output: class labels or whole tensors (default labels)")
     if single:
         p.add_argument("--mode", choices=MODES, help="execution mode of a pipelined placement (default: the profile's)")
-        p.add_argument("--rate", type=float, help="offered frames per second (default: as fast as the graph accepts)")
+        p.add_argument("--rate", type=real(0, MAX_RATE, open_lo=True, unit="frames/s"),
+                       help="offered frames per second (default: as fast as the graph accepts)")
     p.add_argument("--engine", choices=ENGINES + ("fast",), default="auto",
                    help="simulation engine (default auto: the compiled engine; simpy: the readable reference)")
-    p.add_argument("--frames", type=int, help="simulate exactly this many frames (default: until steady)")
-    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+    p.add_argument("--frames", type=count(1, MAX_FRAMES, "frames"),
+                   help="simulate exactly this many frames (default: until steady)")
+    p.add_argument("--tolerance", type=real(0, 1, open_lo=True), default=DEFAULT_TOLERANCE,
                    help=f"steady state: 95 %% CI half-width / mean (default {DEFAULT_TOLERANCE:g})")
-    p.add_argument("--max-frames", type=int, default=DEFAULT_MAX_FRAMES,
+    p.add_argument("--max-frames", type=count(START_FRAMES, MAX_FRAMES, "frames"), default=DEFAULT_MAX_FRAMES,
                    help=f"cap on frames while converging (default {DEFAULT_MAX_FRAMES:,})")
 
 
+def replicas_arg(text: str) -> int | None:
+    """``auto`` (None: fill the spare chips) or a whole number of replicas."""
+    return None if text == "auto" else count(1, MAX_TOTAL_TILES, "replicas")(text)
+
+
 def run_options(args) -> RunOptions:
-    replicas = None if str(args.replicas) == "auto" else _positive_int(args.replicas, "--replicas")
-    return RunOptions(placement=args.placement, replicas=replicas, batch=args.batch, precision=args.precision,
+    return RunOptions(placement=args.placement, replicas=args.replicas, batch=args.batch, precision=args.precision,
                       host_output=args.host_output)
-
-
-def _positive_int(text, flag: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise MpsimError(f"{flag} must be auto or a whole number, got {text!r}") from None
-    if value < 1:
-        raise MpsimError(f"{flag} must be at least 1, got {value}")
-    return value
 
 
 def run(args) -> int:
     profile = load_profile(args.profile)
     if args.budget_trace:
+        if args.html or args.trace:
+            raise MpsimError("--html and --trace go with a plain run, not with --budget-trace")
         return run_budget(args, profile)
-    if args.deadline is not None or args.plot:
-        raise MpsimError("--deadline and --plot go with --budget-trace")
+    if args.deadline is not None:
+        raise MpsimError("--deadline goes with --budget-trace")
     graph = resolve_model(args.model)
     console = Console(stderr=True)
     progress = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -94,14 +109,23 @@ def run(args) -> int:
     rep["seed"] = args.seed
     st = rep.get("steady_state")
     if st and st["overloaded"]:
-        console.print(f"[yellow]warning:[/yellow] overloaded: {args.rate:g} frames/s offered, "
-                      f"{rep['throughput_fps']:.4g} completed; the queue and the latency grow without bound")
+        console.print(f"[yellow]warning:[/yellow] overloaded: {fmt_rate(args.rate)} offered, "
+                      f"{fmt_rate(rep['throughput_fps'])} completed; the queue and the latency grow without bound")
     elif st and not st["converged"]:
         console.print(f"[yellow]warning:[/yellow] not converged: the 95 % intervals are wider than "
-                      f"{st['tolerance']:.2%} after {st['frames']:,} frames (leave --frames out, or raise --max-frames)")
+                      f"{percent(st['tolerance'])} after {fmt_count(st['frames'])} frames (leave --frames out, or "
+                      "raise --max-frames)")
     print_report(rep)
-    if args.json:
-        write_json(args.json, rep)
+    write_outputs(args, report_tables(rep), SCHEMA, rep)
+    if args.html:
+        from mpsim.views.html import run_page
+
+        write_text(args.html, run_page(rep))
+    if args.plot and rep.get("steady_state"):
+        from mpsim.views.figures import latency_figure, save
+
+        for path in save(latency_figure(rep), args.plot):
+            print(f"wrote {path}")
     if args.trace and result is not None:
         write_trace(args.trace, result, plan)
     return 0
@@ -116,9 +140,10 @@ def run_budget(args, profile) -> int:
     if args.model == DEFAULT_MODEL:
         raise MpsimError("--budget-trace needs --model DIR, a catalog of sub-networks (catalog.json)")
     subnets = load_catalog(args.model)
+    frames = 200 if args.frames is None else args.frames  # frames of the trace: one sub-network each
+    check_int(frames, "--frames (with --budget-trace)", 1, MAX_BUDGET_FRAMES, "frames")
     unit, times, values = load_trace(args.budget_trace)
     rate = args.rate or 1.0 / args.deadline
-    frames = args.frames
     console = Console(stderr=True)
     with Progress(TextColumn("choosing"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
                   disable=args.quiet) as progress:
@@ -126,20 +151,25 @@ def run_budget(args, profile) -> int:
         res = simulate_budget(subnets, profile, unit, times, values, deadline=args.deadline, frames=frames,
                               rate=rate, engine=args.engine, progress=lambda i: progress.update(task, completed=i))
     res["seed"] = args.seed
-    t = Table(title=f"sub-network chosen per budget segment on {profile.name} (deadline {args.deadline * 1e3:g} ms)")
-    for col in ("from (s)", f"free {unit}", "frames", "sub-network", "accuracy", "latency"):
-        t.add_column(col, justify="right")
-    for s in res["segments"]:
-        t.add_row(f"{s['from_s']:g}", f"{s['budget']:,.0f}", str(s["frames"]), s["subnet"] or "dropped",
-                  "-" if s["accuracy"] is None else f"{s['accuracy']:.4f}",
-                  "-" if s["latency_s"] is None else f"{s['latency_s'] * 1e6:.1f} us")
-    Console().print(t)
-    acc = "-" if res["mean_accuracy"] is None else f"{res['mean_accuracy']:.4f}"
-    lat = "-" if res["mean_latency_s"] is None else f"{res['mean_latency_s'] * 1e6:.1f} us"
-    Console().print(f"frames served {res['served']} of {res['frames']}; mean accuracy {acc}; mean latency {lat}")
-    if args.json:
-        write_json(args.json, res)
+    table = budget_table(res, unit, args.deadline)
+    print_tables([table])
+    Console().print(f"frames served {fmt_count(res['served'])} of {fmt_count(res['frames'])}; mean accuracy "
+                    f"{fraction(res['mean_accuracy'], 4)}; mean latency {seconds(res['mean_latency_s'])}")
+    write_outputs(args, [table], "mpsim.budget/1", res)
     if args.plot:
         for path in plot_budget(res, args.plot):
             print(f"wrote {path}")
     return 0
+
+
+def budget_table(res: dict, unit: str, deadline: float) -> TableView:
+    t = TableView("segments", f"sub-network chosen per budget segment on {res.get('profile', '')} "
+                  f"(deadline {seconds(deadline)})",
+                  [Column("from_s", "from", seconds, True), Column("budget", f"free {unit}", fmt_count, True),
+                   Column("frames", "frames", fmt_count, True),
+                   Column("subnet", "sub-network", lambda v: v or "dropped"),
+                   Column("accuracy", "accuracy", lambda v: fraction(v, 4), True),
+                   Column("latency_s", "latency", seconds, True)])
+    for s in res["segments"]:
+        t.add(**{c.key: s.get(c.key) for c in t.columns})
+    return t

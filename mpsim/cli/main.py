@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
-from mpsim.errors import MpsimError
+from mpsim.errors import MpsimError, Terminated
 
 # Sub-command modules; each defines ``register(subparsers)`` and sets ``func`` on its parser.
 COMMANDS = [
@@ -31,7 +34,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is a single line (and still exit code 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see --help)\n")
         raise SystemExit(2)
 
 
@@ -49,17 +52,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(text: object, limit: int = 1000) -> str:
+    """A message as one line of at most ``limit`` characters, whatever it quotes."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _terminate(signum, frame) -> None:  # noqa: ARG001
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+    raise Terminated(signum)
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM raises ``Terminated`` in the main thread, so ``finally`` blocks remove temporary files."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        result = args.func(args)
-    except MpsimError as exc:
-        sys.stderr.write(f"mpsim {args.command}: error: {exc}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("mpsim: interrupted\n")
-        return 130
+    with _sigterm_unwinds():
+        try:
+            result = args.func(args)
+        except MpsimError as exc:
+            sys.stderr.write(f"mpsim {args.command}: error: {one_line(exc)}\n")
+            return 2
+        except KeyboardInterrupt:
+            sys.stderr.write("mpsim: interrupted\n")
+            return 130
+        except Terminated:
+            sys.stderr.write("mpsim: terminated\n")
+            return 143
     return int(result or 0)
 
 

@@ -96,7 +96,9 @@ class Float32Numerics:
 FP32 = Float32Numerics()
 
 # Activation nodes that a convolution's epilogue can absorb (``_act_of`` gives code, lo, hi).
-_ACT_OPS = {"relu", "relu6", "clamp", "sigmoid", "hardswish"}
+_ACT_CODES = {"sigmoid": K.ACT_SIGMOID, "hardswish": K.ACT_HARDSWISH, "hardsigmoid": K.ACT_HARDSIGMOID,
+              "silu": K.ACT_SILU, "tanh": K.ACT_TANH, "erf": K.ACT_ERF, "sqrt": K.ACT_SQRT}
+_ACT_OPS = {"relu", "relu6", "clamp", "gelu", "leaky_relu", "pow"} | set(_ACT_CODES)
 
 
 def _act_of(node: Node) -> tuple[int, float, float]:
@@ -108,11 +110,13 @@ def _act_of(node: Node) -> tuple[int, float, float]:
     if op == "clamp":
         lo, hi = node.attrs.get("min"), node.attrs.get("max")
         return K.ACT_CLAMP, (-_INF if lo is None else float(lo)), (_INF if hi is None else float(hi))
-    if op == "sigmoid":
-        return K.ACT_SIGMOID, 0.0, 0.0
-    if op == "hardswish":
-        return K.ACT_HARDSWISH, 0.0, 0.0
-    raise KeyError(op)
+    if op == "gelu":
+        return (K.ACT_GELU_TANH if node.attrs.get("approximate", "none") == "tanh" else K.ACT_GELU), 0.0, 0.0
+    if op == "leaky_relu":
+        return K.ACT_LEAKY, float(node.attrs["negative_slope"]), 0.0
+    if op == "pow":
+        return K.ACT_POW, float(node.attrs["exponent"]), 0.0
+    return _ACT_CODES[op], 0.0, 0.0
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -298,6 +302,8 @@ class Executor:
     def _work(self, step: _Step) -> int:
         n = sum(self.graph.tensors[t].numel for t in step.outputs)
         head = step.nodes[0]
+        if head.op == "conv_transpose2d":
+            return max(n, head.macs)
         if head.op == "conv2d":
             _, cpg, kh, kw = self.graph.param_shape(head.params["weight"])
             n *= kh * kw * (cpg if int(head.attrs["groups"]) > 1 else 1)
@@ -316,10 +322,12 @@ class Executor:
 
     def _with_numerics(self, step: _Step) -> Fn:
         inner, node, names, hook = step.fn, step.nodes[-1], step.outputs, self.numerics
+        floats = [self.graph.tensors[t].dtype.startswith(("float", "bfloat")) for t in names]
 
         def fn(args: list, it: int) -> list:
             outs = inner(args, it)
-            return [_c(np.asarray(hook.activation(node, t, o), dtype=F32)) for t, o in zip(names, outs)]
+            return [_c(np.asarray(hook.activation(node, t, o), dtype=F32)) if f else o
+                    for t, o, f in zip(names, outs, floats)]
 
         return fn
 
@@ -582,6 +590,44 @@ def _conv2d(ex: Executor, node: Node, act=(K.ACT_NONE, 0.0, 0.0), residual: bool
     return fn
 
 
+def _conv_transpose2d(ex: Executor, node: Node) -> Fn:
+    """Per image and group one BLAS product ``W_g^T (Cout_g*kh*kw x Cin_g) @ X_g (Cin_g x HW)``,
+    then ``col2im`` adds the columns into the output (bias first)."""
+    a = node.attrs
+    (sh, sw), (ph, pw), (dh, dw) = (_pair(a[k]) for k in ("stride", "padding", "dilation"))
+    groups = int(a["groups"])
+    n_, cout, oh, ow = _out_shape(ex, node)
+    _, cin, H, W = ex.graph.tensors[node.inputs[0]].shape
+    _, coutg, kh, kw = ex.graph.param_shape(node.params["weight"])
+    cing = cin // groups
+    rows = coutg * kh * kw
+    wts = ex.param(node, "weight", lambda w: np.ascontiguousarray(
+        w.reshape(groups, cing, rows).transpose(0, 2, 1)))
+    bs = ex.param(node, "bias") or [np.zeros(cout, F32)]
+
+    def fn(args, it):
+        x = args[0]
+        wt, b = _pick(wts, it), _pick(bs, it)
+        out = np.empty((n_, cout, oh, ow), F32)
+        col = ex.workspace(rows * H * W).reshape(rows, H * W)
+        for n in range(n_):
+            xn = x[n].reshape(groups, cing, H * W)
+            for gi in range(groups):
+                np.dot(wt[gi], xn[gi], out=col)
+                lo, hi = gi * coutg, (gi + 1) * coutg
+                K.col2im(col, coutg, kh, kw, sh, sw, ph, pw, dh, dw, H, W, oh, ow, b[lo:hi], out[n, lo:hi])
+        return [out]
+
+    return fn
+
+
+def _matmul(ex: Executor, node: Node) -> Fn:
+    def fn(args, it):
+        return [_c(np.matmul(args[0], args[1]))]
+
+    return fn
+
+
 def _linear(ex: Executor, node: Node) -> Fn:
     ws = ex.param(node, "weight")
     bs = ex.param(node, "bias")
@@ -636,38 +682,49 @@ def _activation(ex: Executor, node: Node) -> Fn:
     return fn
 
 
+_UFUNCS = {K.OP_ADD: np.add, K.OP_MUL: np.multiply, K.OP_SUB: np.subtract, K.OP_DIV: np.divide}
+
+
 def _binary(opcode: int) -> Callable[[Executor, Node], Fn]:
     def factory(ex: Executor, node: Node) -> Fn:
         shape = _out_shape(ex, node)
-        if len(node.inputs) == 1:
+        reverse = bool(node.attrs.get("reverse", False))
+        others = ex.param(node, "other")
+        if len(node.inputs) == 1 and others is None:
             s = float(node.attrs["scalar"])
 
             def fn(args, it):
-                return [K.scalar_op(args[0].reshape(-1), s, opcode).reshape(shape)]
+                return [K.scalar_op(args[0].reshape(-1), s, opcode, reverse).reshape(shape)]
             return fn
-        sa, sb = (tuple(ex.graph.tensors[t].shape) for t in node.inputs)
-        if sa == sb:
-            def fn(args, it):  # noqa: F811
-                return [K.binary_same(args[0].reshape(-1), args[1].reshape(-1), opcode).reshape(shape)]
-            return fn
-        if len(shape) <= 4:
-            pad = (1,) * (4 - len(shape))
-            s4 = pad + shape
-            a4 = pad + (1,) * (len(shape) - len(sa)) + sa
-            b4 = pad + (1,) * (len(shape) - len(sb)) + sb
-
-            def fn(args, it):  # noqa: F811
-                a = np.broadcast_to(args[0].reshape(a4), s4)
-                b = np.broadcast_to(args[1].reshape(b4), s4)
-                return [K.binary_bcast4(a, b, opcode).reshape(shape)]
-            return fn
-        ufunc = np.add if opcode == 0 else np.multiply
-
-        def fn(args, it):  # noqa: F811  (rank > 4: NumPy's broadcasting loop)
-            return [_c(ufunc(args[0], args[1]))]
-        return fn
+        sa = tuple(ex.graph.tensors[node.inputs[0]].shape)
+        sb = tuple(ex.graph.tensors[node.inputs[1]].shape) if others is None else tuple(others[0].shape)
+        pair = _pairwise(opcode, sa, sb, shape)
+        if others is None:
+            return lambda args, it: [pair(args[0], args[1])]
+        if reverse:
+            pair_r = _pairwise(opcode, sb, sa, shape)
+            return lambda args, it: [pair_r(_pick(others, it), args[0])]
+        return lambda args, it: [pair(args[0], _pick(others, it))]
 
     return factory
+
+
+def _pairwise(opcode: int, sa: tuple, sb: tuple, shape: tuple) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``a op b`` for operands of shapes ``sa`` and ``sb`` broadcasting to ``shape``."""
+    if sa == sb:
+        return lambda a, b: K.binary_same(a.reshape(-1), b.reshape(-1), opcode).reshape(shape)
+    if len(shape) <= 4:
+        pad = (1,) * (4 - len(shape))
+        s4 = pad + shape
+        a4 = pad + (1,) * (len(shape) - len(sa)) + sa
+        b4 = pad + (1,) * (len(shape) - len(sb)) + sb
+
+        def fn(a, b):
+            return K.binary_bcast4(np.broadcast_to(a.reshape(a4), s4), np.broadcast_to(b.reshape(b4), s4),
+                                   opcode).reshape(shape)
+        return fn
+    ufunc = _UFUNCS[opcode]
+    return lambda a, b: _c(ufunc(a, b))  # rank > 4: NumPy's broadcasting loop
 
 
 def _cat(ex: Executor, node: Node) -> Fn:
@@ -712,6 +769,12 @@ def _pool(ex: Executor, node: Node) -> Fn:
     a = node.attrs
     (kh, kw), (sh, sw), (ph, pw) = _pair(a["kernel"]), _pair(a["stride"]), _pair(a["padding"])
     _, _, oh, ow = _out_shape(ex, node)
+    if node.op == "max_pool2d" and a.get("indices"):
+        dh, dw = _pair(a.get("dilation", 1))
+
+        def fn(args, it):
+            return list(K.max_pool2d_indices(args[0], kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
+        return fn
     if node.op == "max_pool2d":
         dh, dw = _pair(a.get("dilation", 1))
 
@@ -722,6 +785,88 @@ def _pool(ex: Executor, node: Node) -> Fn:
 
     def fn(args, it):  # noqa: F811
         return [K.avg_pool2d(args[0], kh, kw, sh, sw, ph, pw, oh, ow, include)]
+    return fn
+
+
+def _max_unpool2d(ex: Executor, node: Node) -> Fn:
+    _, _, oh, ow = _out_shape(ex, node)
+
+    def fn(args, it):
+        x, idx = args
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= oh * ow):
+            raise MpsimError(f"node '{node.name}' (max_unpool2d): an index lies outside the {oh}x{ow} output")
+        return [K.max_unpool2d(x, np.ascontiguousarray(idx, dtype=np.int64), oh, ow)]
+
+    return fn
+
+
+_NUMPY_PAD = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad(ex: Executor, node: Node) -> Fn:
+    """Negative amounts crop (PyTorch's constant padding allows them), the rest np.pad."""
+    pads = [(int(lo), int(hi)) for lo, hi in node.attrs["pads"]]
+    in_shape = ex.graph.tensors[node.inputs[0]].shape
+    crop = tuple(slice(max(-lo, 0), d - max(-hi, 0)) for (lo, hi), d in zip(pads, in_shape))
+    grow = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
+    mode = _NUMPY_PAD[node.attrs.get("mode", "constant")]
+    extra = {"constant_values": F32(node.attrs.get("value", 0.0) or 0.0)} if mode == "constant" else {}
+
+    def fn(args, it):
+        return [_c(np.pad(args[0][crop], grow, mode=mode, **extra))]
+
+    return fn
+
+
+def _slice(ex: Executor, node: Node) -> Fn:
+    rank = len(ex.graph.tensors[node.inputs[0]].shape)
+    axis = int(node.attrs["axis"]) % rank
+    index = tuple(slice(int(node.attrs["start"]), int(node.attrs["end"]), int(node.attrs.get("step", 1)))
+                  if d == axis else slice(None) for d in range(rank))
+
+    def fn(args, it):
+        return [np.ascontiguousarray(args[0][index])]
+
+    return fn
+
+
+def _expand(ex: Executor, node: Node) -> Fn:
+    shape = _out_shape(ex, node)
+
+    def fn(args, it):
+        return [np.ascontiguousarray(np.broadcast_to(args[0], shape))]
+
+    return fn
+
+
+def _layer_norm(ex: Executor, node: Node) -> Fn:
+    shape = tuple(ex.graph.tensors[node.inputs[0]].shape)
+    axis = int(node.attrs["axis"]) % len(shape)
+    length = int(np.prod(shape[axis:], dtype=np.int64))
+    eps = float(node.attrs["eps"])
+    ws = [w.reshape(-1) for w in ex.param(node, "weight") or [np.zeros(1, F32)]]
+    bs = [b.reshape(-1) for b in ex.param(node, "bias") or [np.zeros(1, F32)]]
+    has_w, has_b = "weight" in node.params, "bias" in node.params
+
+    def fn(args, it):
+        y = K.layer_norm_rows(args[0].reshape(-1, length), eps, _pick(ws, it), _pick(bs, it), has_w, has_b)
+        return [y.reshape(shape)]
+
+    return fn
+
+
+def _group_norm(ex: Executor, node: Node) -> Fn:
+    shape = tuple(ex.graph.tensors[node.inputs[0]].shape)
+    c, p = _channel_geometry(shape)
+    groups, eps = int(node.attrs["groups"]), float(node.attrs["eps"])
+    ws = ex.param(node, "weight") or [np.zeros(1, F32)]
+    bs = ex.param(node, "bias") or [np.zeros(1, F32)]
+    has_w, has_b = "weight" in node.params, "bias" in node.params
+
+    def fn(args, it):
+        y = K.group_norm(args[0].reshape(shape[0], c, p), groups, eps, _pick(ws, it), _pick(bs, it), has_w, has_b)
+        return [y.reshape(shape)]
+
     return fn
 
 
@@ -810,7 +955,7 @@ def _softmax(ex: Executor, node: Node) -> Fn:
     return fn
 
 
-def _mean(ex: Executor, node: Node) -> Fn:
+def _reduce(ex: Executor, node: Node) -> Fn:
     in_shape = tuple(ex.graph.tensors[node.inputs[0]].shape)
     rank = len(in_shape)
     axes = sorted({int(d) % rank for d in node.attrs["axes"]})
@@ -820,35 +965,44 @@ def _mean(ex: Executor, node: Node) -> Fn:
     length = int(np.prod([in_shape[d] for d in axes], dtype=np.int64))
     shape = _out_shape(ex, node)
 
+    rows_kernel = K.sum_rows if node.op == "sum" else K.mean_rows
+
     def fn(args, it):
         x = np.ascontiguousarray(args[0].transpose(order)).reshape(rows, length)
-        return [K.mean_rows(x).reshape(shape)]
+        return [rows_kernel(x).reshape(shape)]
 
     return fn
 
 
 _FACTORIES: dict[str, Callable[[Executor, Node], Fn]] = {
     "conv2d": lambda ex, n: _conv2d(ex, n),
+    "conv_transpose2d": _conv_transpose2d,
     "linear": _linear,
+    "matmul": _matmul,
     "batch_norm": _batch_norm,
+    "layer_norm": _layer_norm,
+    "group_norm": _group_norm,
     "prelu": _prelu,
-    "relu": _activation,
-    "relu6": _activation,
-    "sigmoid": _activation,
-    "hardswish": _activation,
-    "clamp": _activation,
-    "add": _binary(0),
-    "mul": _binary(1),
+    **{op: _activation for op in _ACT_OPS},
+    "add": _binary(K.OP_ADD),
+    "sub": _binary(K.OP_SUB),
+    "mul": _binary(K.OP_MUL),
+    "div": _binary(K.OP_DIV),
     "cat": _cat,
     "split": _split,
     "reshape": _reshape,
     "permute": _permute,
+    "expand": _expand,
+    "slice": _slice,
+    "pad": _pad,
     "max_pool2d": _pool,
     "avg_pool2d": _pool,
+    "max_unpool2d": _max_unpool2d,
     "adaptive_avg_pool2d": _adaptive_avg,
     "interpolate": _interpolate,
     "softmax": _softmax,
-    "mean": _mean,
+    "mean": _reduce,
+    "sum": _reduce,
 }
 
 assert set(_FACTORIES) == set(OPS), "every op of mpsim.ir.ops needs an executor kernel"

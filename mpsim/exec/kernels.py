@@ -9,9 +9,11 @@ Matrix products (1x1 convolutions, the GEMM of im2col convolutions, linear layer
 here: the executor calls NumPy's BLAS for them and then runs one of the epilogues below
 (bias, activation, residual add) in a single pass.
 
-Activation codes shared by the fused epilogues:
+Activation codes shared by the fused epilogues and ``unary``:
 ``ACT_NONE`` (identity), ``ACT_CLAMP`` (relu, relu6 and clamp: ``min(max(v, lo), hi)``, NaN
-passes through as in PyTorch), ``ACT_SIGMOID``, ``ACT_HARDSWISH``.
+passes through as in PyTorch), ``ACT_SIGMOID``, ``ACT_HARDSWISH``, ``ACT_HARDSIGMOID``,
+``ACT_SILU``, ``ACT_GELU`` (erf form), ``ACT_GELU_TANH``, ``ACT_TANH``, ``ACT_ERF``,
+``ACT_SQRT``, ``ACT_LEAKY`` (slope in ``lo``), ``ACT_POW`` (exponent in ``lo``).
 """
 
 from __future__ import annotations
@@ -25,11 +27,24 @@ ACT_NONE = 0
 ACT_CLAMP = 1
 ACT_SIGMOID = 2
 ACT_HARDSWISH = 3
+ACT_HARDSIGMOID = 4
+ACT_SILU = 5
+ACT_GELU = 6
+ACT_GELU_TANH = 7
+ACT_TANH = 8
+ACT_ERF = 9
+ACT_SQRT = 10
+ACT_LEAKY = 11
+ACT_POW = 12
 
 _F0 = np.float32(0.0)
 _F1 = np.float32(1.0)
 _F3 = np.float32(3.0)
 _F6 = np.float32(6.0)
+_FHALF = np.float32(0.5)
+_SQRT1_2 = np.float32(0.7071067811865476)
+_GELU_K = np.float32(0.7978845608028654)  # sqrt(2/pi)
+_GELU_C = np.float32(0.044715)
 
 
 @njit(cache=True, inline="always")
@@ -48,6 +63,33 @@ def _act(v, act, lo, hi):
         if r > _F6:
             r = _F6
         v = v * r / _F6
+    elif act == ACT_HARDSIGMOID:
+        r = v + _F3
+        if r < _F0:
+            r = _F0
+        if r > _F6:
+            r = _F6
+        v = r / _F6
+    elif act == ACT_SILU:
+        v = v / (_F1 + np.float32(math.exp(-v)))
+    elif act == ACT_GELU:
+        v = v * _FHALF * (_F1 + np.float32(math.erf(v * _SQRT1_2)))
+    elif act == ACT_GELU_TANH:
+        v = _FHALF * v * (_F1 + np.float32(math.tanh(_GELU_K * (v + _GELU_C * v * v * v))))
+    elif act == ACT_TANH:
+        v = np.float32(math.tanh(v))
+    elif act == ACT_ERF:
+        v = np.float32(math.erf(v))
+    elif act == ACT_SQRT:
+        v = np.float32(np.sqrt(v))
+    elif act == ACT_LEAKY:
+        if v < _F0:
+            v = v * lo
+    elif act == ACT_POW:
+        if lo == np.float32(2.0):
+            v = v * v
+        else:
+            v = np.float32(math.pow(v, lo)) if v >= _F0 or lo == np.floor(lo) else np.float32(np.nan)
     return v
 
 
@@ -159,9 +201,27 @@ def prelu(x, weight, C, P):
     return out
 
 
-@njit(parallel=True, cache=True)
+OP_ADD = 0
+OP_MUL = 1
+OP_SUB = 2
+OP_DIV = 3
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _bin(a, b, op):
+    if op == OP_ADD:
+        return a + b
+    if op == OP_MUL:
+        return a * b
+    if op == OP_SUB:
+        return a - b
+    return a / b
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
 def binary_same(a, b, op):
-    """``a + b`` (op 0) or ``a * b`` (op 1) of two flat arrays of equal size."""
+    """``a + b`` (op 0), ``a * b`` (1), ``a - b`` (2) or ``a / b`` (3) of two flat arrays of
+    equal size."""
     n = a.size
     out = np.empty(n, np.float32)
     nb = (n + _BLOCK - 1) // _BLOCK
@@ -171,16 +231,19 @@ def binary_same(a, b, op):
         aa = a[s:e]
         bb = b[s:e]
         os = out[s:e]
-        if op == 0:
+        if op == OP_ADD:
             for i in range(e - s):
                 os[i] = aa[i] + bb[i]
-        else:
+        elif op == OP_MUL:
             for i in range(e - s):
                 os[i] = aa[i] * bb[i]
+        else:
+            for i in range(e - s):
+                os[i] = _bin(aa[i], bb[i], op)
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def binary_bcast4(a, b, op):
     """``a + b`` / ``a * b`` of two rank-4 views already broadcast to the same shape (strides 0
     on broadcast axes)."""
@@ -193,18 +256,22 @@ def binary_bcast4(a, b, op):
         ar = a[i, j, k]
         br = b[i, j, k]
         orow = out[i, j, k]
-        if op == 0:
+        if op == OP_ADD:
             for m in range(D3):
                 orow[m] = ar[m] + br[m]
-        else:
+        elif op == OP_MUL:
             for m in range(D3):
                 orow[m] = ar[m] * br[m]
+        else:
+            for m in range(D3):
+                orow[m] = _bin(ar[m], br[m], op)
     return out
 
 
-@njit(parallel=True, cache=True)
-def scalar_op(x, s, op):
-    """``x + s`` (op 0) or ``x * s`` (op 1) with the scalar rounded to float32 (PyTorch's rule)."""
+@njit(parallel=True, cache=True, error_model="numpy")
+def scalar_op(x, s, op, reverse=False):
+    """``x op s`` (``s op x`` with ``reverse``) for the ops of ``binary_same``, with the scalar
+    rounded to float32 (PyTorch's rule)."""
     s32 = np.float32(s)
     n = x.size
     out = np.empty(n, np.float32)
@@ -214,12 +281,18 @@ def scalar_op(x, s, op):
         e = min(st + _BLOCK, n)
         xs = x[st:e]
         os = out[st:e]
-        if op == 0:
+        if op == OP_ADD:
             for i in range(e - st):
                 os[i] = xs[i] + s32
-        else:
+        elif op == OP_MUL:
             for i in range(e - st):
                 os[i] = xs[i] * s32
+        elif reverse:
+            for i in range(e - st):
+                os[i] = _bin(s32, xs[i], op)
+        else:
+            for i in range(e - st):
+                os[i] = _bin(xs[i], s32, op)
     return out
 
 
@@ -516,6 +589,170 @@ def mean_rows(x):
     return out
 
 
+@njit(parallel=True, cache=True)
+def col2im(col, cout, kh, kw, sh, sw, ph, pw, dh, dw, H, W, oh, ow, bias, out):
+    """Transposed convolution's scatter: ``col`` ((cout*kh*kw), H*W), the products of the
+    filters with every input pixel, added into ``out`` (cout, oh, ow) at
+    ``(y*sh - ph + i*dh, x*sw - pw + j*dw)``; parallel over output channels (each writes its own
+    plane), taps in (i, j) order, after ``bias``."""
+    for co in prange(cout):
+        o = out[co]
+        b = bias[co]
+        for y in range(oh):
+            orow = o[y]
+            for q in range(ow):
+                orow[q] = b
+        for i in range(kh):
+            for j in range(kw):
+                cr = col[(co * kh + i) * kw + j]
+                xoff = j * dw - pw
+                for y in range(H):
+                    oy = y * sh - ph + i * dh
+                    if oy < 0 or oy >= oh:
+                        continue
+                    orow = o[oy]
+                    src = cr[y * W:(y + 1) * W]
+                    for x in range(W):
+                        ox = x * sw + xoff
+                        if 0 <= ox < ow:
+                            orow[ox] += src[x]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def max_pool2d_indices(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    """``max_pool2d`` that also returns each maximum's flat position ``iy*W + ix`` in its plane
+    (the first one on ties, as PyTorch)."""
+    N, C, H, W = x.shape
+    out = np.empty((N, C, oh, ow), np.float32)
+    idx = np.empty((N, C, oh, ow), np.int64)
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        xp = x[n, c]
+        for y in range(oh):
+            hs = y * sh - ph
+            he = min(hs + (kh - 1) * dh + 1, H)
+            while hs < 0:
+                hs += dh
+            for q in range(ow):
+                ws = q * sw - pw
+                we = min(ws + (kw - 1) * dw + 1, W)
+                while ws < 0:
+                    ws += dw
+                m32 = np.float32(-np.inf)
+                best = hs * W + ws
+                for iy in range(hs, he, dh):
+                    for ix in range(ws, we, dw):
+                        v = xp[iy, ix]
+                        if v > m32 or np.isnan(v):
+                            m32 = v
+                            best = iy * W + ix
+                out[n, c, y, q] = m32
+                idx[n, c, y, q] = best
+    return out, idx
+
+
+@njit(parallel=True, cache=True)
+def max_unpool2d(x, idx, oh, ow):
+    """Zeros (N, C, oh, ow) with each value of ``x`` written at its plane position ``idx``
+    (later values win, as PyTorch's sequential loop); indices already checked in range."""
+    N, C = x.shape[0], x.shape[1]
+    L = x.shape[2] * x.shape[3]
+    out = np.zeros((N, C, oh * ow), np.float32)
+    for t in prange(N * C):
+        n = t // C
+        c = t % C
+        xs = x[n, c].reshape(L)
+        ids = idx[n, c].reshape(L)
+        o = out[n, c]
+        for k in range(L):
+            o[ids[k]] = xs[k]
+    return out.reshape((N, C, oh, ow))
+
+
+@njit(parallel=True, cache=True)
+def layer_norm_rows(x, eps, weight, bias, has_weight, has_bias):
+    """Layer norm of each row of (R, L): mean and (biased) variance in float64,
+    ``rstd = 1/sqrt(var + eps)`` rounded to float32, ``(x - mean) * rstd * weight[k] + bias[k]``."""
+    R, L = x.shape
+    out = np.empty((R, L), np.float32)
+    for r in prange(R):
+        xr = x[r]
+        s = 0.0
+        for k in range(L):
+            s += xr[k]
+        mean = s / L
+        v = 0.0
+        for k in range(L):
+            d = xr[k] - mean
+            v += d * d
+        m32 = np.float32(mean)
+        rstd = np.float32(1.0 / math.sqrt(v / L + eps))
+        o = out[r]
+        for k in range(L):
+            y = (xr[k] - m32) * rstd
+            if has_weight:
+                y = y * weight[k]
+            if has_bias:
+                y = y + bias[k]
+            o[k] = y
+    return out
+
+
+@njit(parallel=True, cache=True)
+def group_norm(x, groups, eps, weight, bias, has_weight, has_bias):
+    """Group norm of (N, C, P): statistics over each group's (C/groups)*P values in float64,
+    then per channel ``(x - mean) * rstd * weight[c] + bias[c]``."""
+    N, C, P = x.shape
+    cg = C // groups
+    L = cg * P
+    out = np.empty((N, C, P), np.float32)
+    for t in prange(N * groups):
+        n = t // groups
+        g = t % groups
+        s = 0.0
+        for c in range(g * cg, (g + 1) * cg):
+            xr = x[n, c]
+            for p in range(P):
+                s += xr[p]
+        mean = s / L
+        v = 0.0
+        for c in range(g * cg, (g + 1) * cg):
+            xr = x[n, c]
+            for p in range(P):
+                d = xr[p] - mean
+                v += d * d
+        m32 = np.float32(mean)
+        rstd = np.float32(1.0 / math.sqrt(v / L + eps))
+        for c in range(g * cg, (g + 1) * cg):
+            w = weight[c] if has_weight else _F1
+            b = bias[c] if has_bias else _F0
+            xr = x[n, c]
+            o = out[n, c]
+            for p in range(P):
+                y = (xr[p] - m32) * rstd
+                if has_weight:
+                    y = y * w
+                if has_bias:
+                    y = y + b
+                o[p] = y
+    return out
+
+
+@njit(parallel=True, cache=True)
+def sum_rows(x):
+    """Sum of each row of (R, L), accumulated in float64, rounded once to float32."""
+    R, L = x.shape
+    out = np.empty(R, np.float32)
+    for r in prange(R):
+        s = 0.0
+        for k in range(L):
+            s += x[r, k]
+        out[r] = np.float32(s)
+    return out
+
+
 def warm_up() -> None:
     """Compile (or load from the cache) every kernel with the argument types the executor uses."""
     f = np.float32
@@ -546,3 +783,13 @@ def warm_up() -> None:
     nearest(x4, i2, i2)
     softmax_mid(np.zeros((1, 2, 16), f))
     mean_rows(np.zeros((2, 16), f))
+    sum_rows(np.zeros((2, 16), f))
+    for act in (ACT_HARDSIGMOID, ACT_SILU, ACT_GELU, ACT_POW):
+        unary(x1, act, 2.0, 0.0)
+    binary_same(x1, x1, OP_DIV)
+    scalar_op(x1, 1.0, OP_SUB, True)
+    col2im(np.zeros((2 * 9, 16), f), 2, 3, 3, 1, 1, 1, 1, 1, 1, 4, 4, 4, 4, v2, np.empty((2, 4, 4), f))
+    _, i4 = max_pool2d_indices(x4, 2, 2, 2, 2, 0, 0, 1, 1, 2, 2)
+    max_unpool2d(np.zeros((1, 2, 2, 2), f), i4, 4, 4)
+    layer_norm_rows(np.zeros((2, 16), f), 1e-5, np.zeros(16, f), np.zeros(16, f), True, True)
+    group_norm(x4.reshape(1, 2, 16), 1, 1e-5, v2, v2, True, True)

@@ -36,8 +36,12 @@ PRECISIONS: Mapping[str, Precision] = MappingProxyType({p.name: p for p in (
     Precision("fp32", 32, 32, "fp32", "fp32", "IEEE single precision"),
     Precision("fp16", 16, 16, "fp16", "fp16", "half-precision operands, fp32 accumulation (AMP, tensor cores)"),
     Precision("bf16", 16, 16, "bf16", "bf16", "bfloat16 operands, fp32 accumulation"),
+    Precision("fp8", 8, 8, "fp16", "fp16", "8-bit floating-point weights and activations (Graphcore C600's FP8); "
+              "the executor emulates them at fp16"),
     Precision("int16", 16, 16, "int16", "int16", "16-bit integer weights and activations"),
     Precision("int8", 8, 8, "int8", "int8", "8-bit integer weights and activations, 32-bit accumulation"),
+    Precision("int4", 4, 4, "int8", "int8", "4-bit integer weights and activations (NorthPole); the executor "
+              "emulates them at int8"),
     Precision("ternary", 2, 1, "int8", "int8",
               "weights in {-1, 0, 1} (2 bits), binary activations (one spike): Esser et al. 2016"),
     Precision("binary", 1, 1, "int8", "int8", "binary weights and binary activations"),

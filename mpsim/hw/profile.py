@@ -22,6 +22,8 @@ from mpsim.errors import ProfileError
 from mpsim.hw.precision import PRECISIONS, Precision
 from mpsim.hw.schema import OP_CLASSES, Quantity, validate
 from mpsim.hw.units import DTYPE_BYTES
+from mpsim.jsonfile import read_text
+from mpsim.limits import MAX_PROFILE_DEPTH, MAX_PROFILE_FILE_BYTES, show
 
 LINK_FIELDS = ("on_tile", "exchange", "chip_to_chip", "offchip", "host_in", "host_out")
 MAX_EXTENDS = 8  # a chain of ``extends`` longer than this is a cycle or a mistake
@@ -53,6 +55,13 @@ class Crossbar:
     stuck_at_on: float
     stuck_at_off: float
     programmable_per_frame: bool
+    spatial_unroll: bool = False  # every output position has its own cells (TrueNorth)
+    rows_per_input: int = 1  # word lines one input drives (TrueNorth's trinary weights: 2)
+    partial_sum_bits: int = 0  # bits of a partial sum sent between arrays of a split layer (0: adc_bits)
+
+    @property
+    def partial_sum_bytes(self) -> float:
+        return (self.partial_sum_bits or self.adc_bits) / 8
 
     @property
     def cells_per_weight(self) -> int:
@@ -130,6 +139,8 @@ class Profile:
     precision: Precision  # the format this profile runs at (precision.default, or an override)
     mac_rates: Mapping[str, float]  # MAC/cycle per tile at each supported format
     efficiency: Mapping[str, float]  # achieved fraction of peak per op class (OP_CLASSES)
+    precision_efficiency: Mapping[str, float]  # achieved fraction of those at each format listed (else 1)
+    winograd: Mapping[str, float]  # fraction of a 3x3 stride-1 conv's multiplies done, per format listed (else 1)
     link_bandwidth: Mapping[str, float]  # LINK_FIELDS, B/s
     host_latency_s: float
     offchip_capacity_bytes: float
@@ -137,6 +148,10 @@ class Profile:
     sync_s: float
     sync_per_extra_chip_s: float
     op_overhead_s: float
+    frame_overhead_s: float  # fixed time per frame before its first operation (sequential, layer_by_layer)
+    host_issue_s: float  # host time to issue one operation, overlapped with the device (layer_by_layer)
+    fused_elementwise: bool  # elementwise ops run inside the operation before them
+    work_tile: int  # output elements per indivisible piece of work (a GPU thread block's tile)
     static_power_w: float
     crossbar: Crossbar | None
     energy: Energy | None
@@ -166,6 +181,16 @@ class Profile:
     def tile_macs_per_s(self) -> float:
         """Peak MAC/s of one tile at the profile's precision (crossbar: one array; gpu: one SM)."""
         return self.macs_per_cycle * self.clock_hz
+
+    @property
+    def mac_efficiency(self) -> float:
+        """Achieved fraction of the op-class efficiencies at the run's format (1 unless listed)."""
+        return self.precision_efficiency.get(self.precision.name, 1.0)
+
+    @property
+    def conv3x3_work(self) -> float:
+        """Fraction of a 3x3 stride-1 convolution's direct multiplies done at the run's format."""
+        return self.winograd.get(self.precision.name, 1.0)
 
     @property
     def tile_vector_ops_per_s(self) -> float:
@@ -210,7 +235,20 @@ class Profile:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice (PyYAML would silently keep the last)."""
+    """SafeLoader that refuses a key given twice (PyYAML would silently keep the last) and
+    nesting deeper than ``MAX_PROFILE_DEPTH`` (PyYAML composes recursively)."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_PROFILE_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than the limit of {MAX_PROFILE_DEPTH} "
+                                                              "levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -230,9 +268,9 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 def _read_yaml(path: Path, where: str) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{where}: cannot read: {exc}") from None
+        text = read_text(path, MAX_PROFILE_FILE_BYTES, "profile file", ProfileError)
+    except ProfileError as exc:
+        raise ProfileError(str(exc).replace(os.fspath(path), where, 1)) from None
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
@@ -240,6 +278,8 @@ def _read_yaml(path: Path, where: str) -> Any:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ProfileError(f"{where}: malformed YAML{at}: {problem}") from None
+    except (ValueError, TypeError, RecursionError) as exc:  # a 5,000-digit integer, a list as a key, ...
+        raise ProfileError(f"{where}: malformed YAML: {show(str(exc) or type(exc).__name__)}") from None
 
 
 def list_profiles() -> list[str]:
@@ -252,8 +292,12 @@ def _resolve(name_or_path: str | os.PathLike[str]) -> tuple[Path, str]:
     text = os.fspath(name_or_path)
     path = Path(text)
     looks_like_path = path.suffix in (".yaml", ".yml") or os.sep in text or "/" in text
-    if looks_like_path and not path.is_file():
+    if path.is_dir():
+        raise ProfileError(f"{text}: is a folder, not a profile file (give a .yaml file or a built-in name)")
+    if looks_like_path and not path.exists():
         raise ProfileError(f"{text}: no such profile file")
+    if looks_like_path:
+        return path.resolve(), text  # read_text reports a special file
     builtin = profile_dir() / f"{text}.yaml"
     if not looks_like_path and text and builtin.is_file():
         return builtin, f"hwprofiles/{text}.yaml"
@@ -274,6 +318,9 @@ def _crossbar(fields: Mapping[str, Quantity]) -> Crossbar | None:
         mvm_latency_s=q["mvm_latency"].si, adc_latency_s=q["adc_latency"].si,
         read_noise=q["read_noise"].si, stuck_at_on=q["stuck_at_on"].si, stuck_at_off=q["stuck_at_off"].si,
         programmable_per_frame=bool(q["programmable_per_frame"].value),
+        spatial_unroll=bool(q["spatial_unroll"].value) if "spatial_unroll" in q else False,
+        rows_per_input=int(q["rows_per_input"].si) if "rows_per_input" in q else 1,
+        partial_sum_bits=int(q["partial_sum_bits"].si) if "partial_sum_bits" in q else 0,
     )
 
 
@@ -288,8 +335,9 @@ def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _raw_profile(name_or_path: str | os.PathLike[str], depth: int = 0) -> tuple[dict[str, Any], Path, str]:
-    """The profile's raw mapping with ``extends`` resolved (the parent's fields under its own)."""
+def read_raw(name_or_path: str | os.PathLike[str], depth: int = 0) -> tuple[dict[str, Any], Path, str]:
+    """(raw mapping, path, name in messages) of a profile, ``extends`` resolved: the parent's
+    fields under the file's own, section by section."""
     path, where = _resolve(name_or_path)
     raw = _read_yaml(path, where)
     if not isinstance(raw, dict) or "extends" not in raw:
@@ -303,7 +351,7 @@ def _raw_profile(name_or_path: str | os.PathLike[str], depth: int = 0) -> tuple[
         target = parent
     else:
         target = str(path.parent / parent)
-    base, _, _ = _raw_profile(target, depth + 1)
+    base, _, _ = read_raw(target, depth + 1)
     return _merge(base, raw), path, where
 
 
@@ -347,6 +395,8 @@ def _build(raw: Any, path: Path, where: str) -> Profile:
     si = {k: q.si for k, q in fields.items()}
     joules = {k.split(".", 1)[1]: v for k, v in si.items() if k.startswith("energy.")}
     rates = {k.rsplit(".", 1)[1]: v for k, v in si.items() if k.startswith("precision.macs_per_cycle.")}
+    fmt_eff = {k.rsplit(".", 1)[1]: v for k, v in si.items() if k.startswith("precision.efficiency.")}
+    winograd = {k.rsplit(".", 1)[1]: v for k, v in si.items() if k.startswith("precision.winograd.")}
     return Profile(
         name=strings["name"], description=" ".join(strings["description"].split()), kind=strings["kind"],
         default_mode=strings["default_mode"], default_placement=strings["default_placement"], path=path,
@@ -355,11 +405,14 @@ def _build(raw: Any, path: Path, where: str) -> Profile:
         vector_ops_per_cycle=si["compute.vector_ops_per_cycle"],
         precision=PRECISIONS[strings["precision.default"]], mac_rates=MappingProxyType(rates),
         efficiency=MappingProxyType({c: si[f"efficiency.{c}"] for c in OP_CLASSES}),
+        precision_efficiency=MappingProxyType(fmt_eff), winograd=MappingProxyType(winograd),
         link_bandwidth=MappingProxyType({n: si[f"links.{n}"] for n in LINK_FIELDS}),
         host_latency_s=si["links.host_latency"],
         offchip_capacity_bytes=si["memory.offchip_capacity"], code_per_tile_bytes=si["memory.code_per_tile"],
         sync_s=si["timing.sync"], sync_per_extra_chip_s=si["timing.sync_per_extra_chip"],
-        op_overhead_s=si["timing.op_overhead"], static_power_w=si["power.static"],
+        op_overhead_s=si["timing.op_overhead"], frame_overhead_s=si.get("timing.frame_overhead", 0.0),
+        host_issue_s=si.get("timing.host_issue", 0.0), fused_elementwise=si.get("compute.fused_elementwise", 1.0) > 0,
+        work_tile=int(si.get("compute.work_tile", 1)), static_power_w=si["power.static"],
         crossbar=_crossbar(fields), energy=Energy(**joules) if joules else None,
         fields=MappingProxyType({k: RawField(q.value, q.unit, q.source) for k, q in fields.items()}),
         si_values=MappingProxyType(si), raw=MappingProxyType(copy.deepcopy(raw)),
@@ -370,7 +423,23 @@ def load_profile(name_or_path: str | os.PathLike[str], overrides: Mapping[str, A
                  precision: str | None = None) -> Profile:
     """A built-in profile by name, or a user's profile by path, with optional field overrides
     and another listed precision; ``ProfileError`` (one line) if unknown or bad."""
-    raw, path, where = _raw_profile(name_or_path)
+    raw, path, where = read_raw(name_or_path)
     if overrides:
         raw = apply_overrides(raw, overrides, where)
     return _build(raw, path, where).with_precision(precision)
+
+
+def profile_from_mapping(raw: Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
+                         precision: str | None = None) -> Profile:
+    """A profile given as a mapping (what a profile file holds; ``extends`` names a built-in or a
+    path), validated and converted like a file."""
+    raw = copy.deepcopy(dict(raw))
+    where = str(raw.get("name", "<mapping>"))
+    if "extends" in raw:
+        parent = raw.pop("extends")
+        if not isinstance(parent, str) or not parent.strip():
+            raise ProfileError(f"{where}: field 'extends': must name a built-in profile or a .yaml path")
+        raw = _merge(read_raw(parent, 1)[0], raw)
+    if overrides:
+        raw = apply_overrides(raw, overrides, where)
+    return _build(raw, Path(f"<{where}>"), where).with_precision(precision)

@@ -12,11 +12,13 @@ import difflib
 import math
 import re
 from dataclasses import dataclass
+from reprlib import repr as _r  # bounded: a value in a message stays short whatever it holds
 from typing import Any, Mapping
 
 from mpsim.errors import ProfileError
 from mpsim.hw.precision import PRECISIONS
 from mpsim.hw.units import DIMENSIONS, UnitError, to_si
+from mpsim.limits import FIELD_MAXIMUM, MAX_TOTAL_TILES, SI_RANGE, range_text
 
 KINDS = ("tiles", "crossbar", "gpu")
 MODES = ("dataflow", "bsp", "rollout")
@@ -64,6 +66,12 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
                                   "per tile, weights live in the arrays; gpu: L2 share per SM)"),
         "clock": _f("frequency", "clock of the tiles; converts B/cycle and cycles"),
         "vector_ops_per_cycle": _f("op_rate", "elementwise operations per cycle per tile"),
+        "fused_elementwise": _f("bool", "elementwise ops run inside the operation (kernel) of the layer before "
+                                        "them (default true); false: each is an operation of its own, as eager "
+                                        "PyTorch runs them", positive=False, required=False),
+        "work_tile": _f("count", "output elements one tile (SM) computes as one indivisible piece of work: a "
+                                 "GPU thread block's output tile (default 1: an element)", integer=True,
+                        required=False),
     },
     "efficiency": {
         "conv": _f("ratio", "achieved fraction of peak MAC rate on dense k x k convolutions (k > 1)",
@@ -99,6 +107,12 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
                                   positive=False),
         "op_overhead": _f("time", "fixed cost of running one operation (a compute set's vertices, a "
                                   "kernel launch)", positive=False),
+        "frame_overhead": _f("time", "fixed time per frame (a batch, a request) on the machine's timeline before "
+                                     "its first operation: a runtime's per-call work (sequential and layer_by_layer; "
+                                     "default 0)", positive=False, required=False),
+        "host_issue": _f("time", "host time to issue one operation (an eager framework's dispatch, library "
+                                 "set-up and launch call), overlapped with the device: an operation takes at "
+                                 "least this long (layer_by_layer; default 0)", positive=False, required=False),
     },
     "power": {
         "static": _f("power", "idle power of the whole system (leakage, clocks, idle links), drawn "
@@ -121,6 +135,14 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
         "stuck_at_on": _f("ratio", "fraction of cells stuck at high conductance", positive=False, maximum=1.0),
         "stuck_at_off": _f("ratio", "fraction of cells stuck at low conductance", positive=False, maximum=1.0),
         "programmable_per_frame": _f("bool", "whether weights may be rewritten per frame", positive=False),
+        "spatial_unroll": _f("bool", "every output position has its own cells: a layer's kernel is copied to "
+                                     "arrays for blocks of positions (TrueNorth), so a layer is one read per frame "
+                                     "(default false)", positive=False, required=False),
+        "rows_per_input": _f("count", "word lines one input drives (TrueNorth: 2, an excitatory and an "
+                                      "inhibitory axon for a trinary weight; default 1)", integer=True,
+                             required=False),
+        "partial_sum_bits": _f("bits", "bits of one partial sum an array sends to be added when a layer's inputs "
+                                       "span several arrays (default adc_bits)", integer=True, required=False),
     },
     "energy": {
         "mac": _f("energy", "one digital MAC at the profile's default precision", positive=False,
@@ -141,6 +163,14 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
 # MAC rate per tile (crossbar: per array; gpu: per SM) at each format the machine supports.
 PRECISION_RATE = _f("mac_rate", "MACs per cycle per tile at this format (crossbar: per array, derived "
                                 "from its read time; gpu: per SM)")
+# Achieved fraction of the op-class efficiencies at a format (tensor cores are harder to keep fed
+# than the fp32 cores the class efficiencies describe); 1 where a format is not listed.
+PRECISION_EFFICIENCY = _f("ratio", "achieved fraction of the op-class efficiencies at this format", maximum=1.0)
+# Fraction of a 3 x 3 stride-1 convolution's direct multiplies that the library's algorithm does
+# at a format (Winograd F(2x2,3x3): 16 of 36, Lavin & Gray 2016); 1 (direct) where not listed.
+PRECISION_WINOGRAD = _f("ratio", "fraction of a 3x3 stride-1 convolution's direct multiplies done at this "
+                                 "format (Winograd)", maximum=1.0)
+PRECISION_MAPS = {"efficiency": PRECISION_EFFICIENCY, "winograd": PRECISION_WINOGRAD}
 
 OPTIONAL_SECTIONS = ("crossbar", "energy")
 STRING_FIELDS = ("name", "description", "kind", "default_mode", "default_placement")
@@ -201,24 +231,24 @@ def check_source(source: Any, field: str) -> str:
 def _number(val: Any, field: str, spec: FieldSpec) -> float | int | bool:
     if spec.dim == "bool":
         if not isinstance(val, bool):
-            raise _Fail(field, f"value must be true or false, got {val!r}")
+            raise _Fail(field, f"value must be true or false, got {_r(val)}")
         return val
     if isinstance(val, bool):
-        raise _Fail(field, f"value must be a number, got {val!r}")
+        raise _Fail(field, f"value must be a number, got {_r(val)}")
     if isinstance(val, str) and _NUMBER.match(val.strip()):
         val = float(val)  # YAML 1.1 reads 1e9 (no dot) as a string
     if not isinstance(val, (int, float)):
-        raise _Fail(field, f"value must be a number, got {val!r}")
-    if not math.isfinite(val):
-        raise _Fail(field, f"value must be finite, got {val!r}")
+        raise _Fail(field, f"value must be a number, got {_r(val)}")
+    if isinstance(val, int) and abs(val) > 2**1000 or not math.isfinite(val):
+        raise _Fail(field, f"value must be finite, got {_r(val)}")
     if spec.integer and val != int(val):
-        raise _Fail(field, f"value must be a whole number, got {val!r}")
+        raise _Fail(field, f"value must be a whole number, got {_r(val)}")
     return val
 
 
 def _quantity(obj: Any, field: str, spec: FieldSpec, clock_hz: float | None) -> Quantity:
     if not isinstance(obj, Mapping):
-        raise _Fail(field, f"must be {{value: ..., unit: ..., source: ...}}, got {obj!r}")
+        raise _Fail(field, f"must be {{value: ..., unit: ..., source: ...}}, got {_r(obj)}")
     for key in obj:
         if key not in ("value", "unit", "source"):
             raise _Fail(field, f"unknown key '{key}' (a field has value, unit, source)")
@@ -228,7 +258,7 @@ def _quantity(obj: Any, field: str, spec: FieldSpec, clock_hz: float | None) -> 
     source = check_source(obj["source"], field)
     unit = obj["unit"]
     if not isinstance(unit, str):
-        raise _Fail(field, f"unit must be a string, got {unit!r}")
+        raise _Fail(field, f"unit must be a string, got {_r(unit)}")
     value = _number(obj["value"], field, spec)
     try:
         if spec.dim == "bool":
@@ -238,15 +268,39 @@ def _quantity(obj: Any, field: str, spec: FieldSpec, clock_hz: float | None) -> 
             si = to_si(float(value), unit, spec.dim, clock_hz)
     except UnitError as exc:
         raise _Fail(field, str(exc)) from None
+    if not math.isfinite(si):
+        raise _Fail(field, f"value {_r(value)} {unit} is not a finite number in SI ({DIMENSIONS[spec.dim].si_unit})")
     if si < 0 or (spec.positive and si == 0):
         need = "positive" if spec.positive else "zero or positive"
-        raise _Fail(field, f"value must be {need}, got {value!r} {unit}")
+        raise _Fail(field, f"value must be {need}, got {_r(value)} {unit}")
     if spec.maximum is not None and si > spec.maximum:
         raise _Fail(field, f"value must be at most {spec.maximum:g} (as {DIMENSIONS[spec.dim].si_unit}), "
-                           f"got {value!r} {unit}")
+                           f"got {_r(value)} {unit}")
+    _check_range(field, spec, value, unit, si)
     if spec.integer:
         value = int(value)
     return Quantity(value, unit, source, si)
+
+
+def _check_range(field: str, spec: FieldSpec, value: Any, unit: str, si: float) -> None:
+    """Every field, after conversion to SI, within its dimension's range (mpsim.limits.SI_RANGE)
+    and its own documented maximum (FIELD_MAXIMUM): the bounds on every command's work."""
+    lo, hi = SI_RANGE[spec.dim]
+    hi = min(hi, FIELD_MAXIMUM.get(field, hi))
+    if si != 0 and not lo <= si <= hi:
+        si_unit = DIMENSIONS[spec.dim].si_unit
+        in_si = "" if unit == si_unit else f" ({si:.4g} {si_unit})"
+        zero = "" if spec.positive else "0 or "
+        allowed = range_text(lo, hi, integer=spec.integer, unit=si_unit)
+        raise _Fail(field, f"value {_r(value)} {unit}{in_si} is out of range (allowed: {zero}{allowed}; "
+                           "docs/limits.md)")
+
+
+def _check_totals(fields: Mapping[str, Quantity]) -> None:
+    tiles = fields["compute.chips"].si * fields["compute.tiles_per_chip"].si
+    if tiles > MAX_TOTAL_TILES:
+        raise _Fail("compute.tiles_per_chip", f"chips x tiles_per_chip = {tiles:,.0f} tiles, more than the limit "
+                                              f"of {MAX_TOTAL_TILES:,} (docs/limits.md)")
 
 
 def _section(raw: Mapping[str, Any], name: str, kind: str, clock_hz: float | None) -> dict[str, Quantity]:
@@ -292,13 +346,19 @@ def _precision(raw: Mapping[str, Any], strings: dict[str, str], clock_hz: float 
     if "precision" not in raw:
         raise _Fail("precision", "missing required section")
     sec = _mapping(raw["precision"], "precision")
-    _check_keys(sec, ["default", "macs_per_cycle"], "precision")
+    _check_keys(sec, ["default", "macs_per_cycle", *PRECISION_MAPS], "precision")
     rates = _mapping(sec.get("macs_per_cycle"), "precision.macs_per_cycle")
     if not rates:
         raise _Fail("precision.macs_per_cycle", "give the MAC rate of at least one format")
     _check_keys(rates, list(PRECISIONS), "precision.macs_per_cycle")
     out = {f"precision.macs_per_cycle.{k}": _quantity(v, f"precision.macs_per_cycle.{k}", PRECISION_RATE, clock_hz)
            for k, v in rates.items()}
+    for name, spec in PRECISION_MAPS.items():  # optional per-format ratios
+        if name in sec:
+            per = _mapping(sec[name], f"precision.{name}")
+            _check_keys(per, list(rates), f"precision.{name}")
+            out.update({f"precision.{name}.{k}": _quantity(v, f"precision.{name}.{k}", spec, clock_hz)
+                        for k, v in per.items()})
     try:
         strings["precision.default"] = _string(sec, "default", tuple(rates))
     except _Fail as exc:
@@ -329,6 +389,7 @@ def _validate(raw: Any) -> tuple[dict[str, str], dict[str, Quantity]]:
                 continue
             raise _Fail(name, "missing required section")
         fields.update(_section(raw, name, kind, clock_hz))
+    _check_totals(fields)
     if kind == "crossbar":
         _check_crossbar(fields)
     if fields["memory.code_per_tile"].si >= fields["compute.tile_memory"].si:

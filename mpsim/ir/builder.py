@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from mpsim.ir.graph import Graph, Node, Output, TensorSpec
-from mpsim.ir.ops import check_node
+from mpsim.ir.ops import check_node, index_outputs
 
 
 class GraphBuilder:
@@ -67,8 +67,9 @@ class GraphBuilder:
         name = self._fresh(name or op)
         out_dtype = dtype or (self.tensors[inputs[0]].dtype if inputs else "float32")
         out_names = [name if len(outs) == 1 else f"{name}.{i}" for i in range(len(outs))]
-        for t, s in zip(out_names, outs):
-            self.tensors[t] = TensorSpec(tuple(int(d) for d in s), out_dtype)
+        ints = index_outputs(op, attrs)
+        for k, (t, s) in enumerate(zip(out_names, outs)):
+            self.tensors[t] = TensorSpec(tuple(int(d) for d in s), "int64" if k in ints else out_dtype)
         count = sum(self.weights[w].numel for w in params.values())
         self.nodes.append(Node(name, op, tuple(inputs), tuple(out_names), attrs, params, macs, count, module))
         return out_names

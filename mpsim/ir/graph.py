@@ -35,7 +35,7 @@ def iter_name(name: str, iteration: int) -> str:
 def split_iter_name(name: str) -> tuple[str, int | None]:
     """Inverse of ``iter_name``: ``"t@3"`` -> ``("t", 3)``; plain names give ``(name, None)``."""
     base, sep, idx = name.rpartition(ITER_SEP)
-    if sep and idx.isdigit():
+    if sep and idx.isascii() and idx.isdigit() and len(idx) <= 18:
         return base, int(idx)
     return name, None
 

@@ -1,7 +1,8 @@
 """The graph's JSON file format (documented in docs/graph-format.md).
 
-``load_graph`` parses, type-checks and validates; any problem becomes one ``GraphFormatError``
-line that starts with the file name.  ``save_graph`` writes atomically.
+``load_graph`` parses (bounded: ``mpsim.jsonfile``), type-checks and validates; any problem
+becomes one ``GraphFormatError`` line that starts with the file name.  ``save_graph`` writes
+atomically.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import json
 import os
 from typing import Any
 
+from mpsim import jsonfile
+
 from mpsim.atomic import write_text
 from mpsim.errors import GraphFormatError
 from mpsim.ir.graph import DTYPE_BYTES, Carried, Graph, Loop, Node, Output, TensorSpec
 from mpsim.ir.validate import validate
+from mpsim.limits import MAX_GRAPH_FILE_BYTES
 
 FORMAT = "mpsim-graph"
 VERSION = 1
@@ -176,13 +180,7 @@ def from_dict(d: Any) -> Graph:
 
 
 def loads(text: str) -> Graph:
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GraphFormatError(
-            f"not valid JSON (truncated?) at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    return from_dict(d)
+    return from_dict(jsonfile.parse(text, GraphFormatError))
 
 
 def load_graph(path: str | os.PathLike[str]) -> Graph:
@@ -190,13 +188,7 @@ def load_graph(path: str | os.PathLike[str]) -> Graph:
     p = os.fspath(path)
     if os.path.isdir(p):
         p = os.path.join(p, "graph.json")
-    try:
-        with open(p, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise GraphFormatError(f"{p}: no such graph file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GraphFormatError(f"{p}: cannot read ({exc})") from None
+    text = jsonfile.read_text(p, MAX_GRAPH_FILE_BYTES, "graph file", GraphFormatError)
     try:
         return loads(text)
     except GraphFormatError as exc:

@@ -1,10 +1,16 @@
-"""Check a graph against the format's rules; every failure is one line naming the culprit."""
+"""Check a graph against the format's rules; every failure is one line naming the culprit.
+
+Sizes come first (``_check_sizes``): every later rule, and every later stage, may then count
+elements, MACs and unrolled nodes without overflow or unbounded work (``mpsim.limits``).
+"""
 
 from __future__ import annotations
 
 from mpsim.errors import GraphFormatError
 from mpsim.ir.graph import Graph, split_iter_name
 from mpsim.ir.ops import OPS, OpError, check_node
+from mpsim.limits import (MAX_GRAPH_MACS, MAX_NODES, MAX_OUTPUTS, MAX_RANK, MAX_TENSOR_ELEMENTS, MAX_TRIP_COUNT,
+                          MAX_UNROLLED_NODES)
 
 
 def _fail(msg: str) -> None:
@@ -13,16 +19,59 @@ def _fail(msg: str) -> None:
 
 def validate(g: Graph) -> None:
     """Raise ``GraphFormatError`` on the first broken rule; return quietly otherwise."""
+    _check_sizes(g)
     _check_names(g)
     _check_weights(g)
     body_loop = {}  # node name -> Loop
+    names = [n.name for n in g.nodes]
+    position = {n: i for i, n in enumerate(names)}
     for lp in g.loops:
-        _check_loop_shape(g, lp)
+        _check_loop_shape(g, lp, names, position)
         for n in lp.body:
             body_loop[n] = lp
     _check_order_and_refs(g, body_loop)
     _check_ops(g)
     _check_outputs(g, body_loop)
+
+
+def _check_spec(what: str, name: str, shape) -> None:
+    if len(shape) > MAX_RANK:
+        _fail(f"{what} '{name}' has rank {len(shape)}, more than the limit of {MAX_RANK}")
+    numel = 1
+    for d in shape:
+        if d <= 0:
+            _fail(f"{what} '{name}' has a non-positive dimension {list(shape)}")
+        if d > MAX_TENSOR_ELEMENTS:
+            _fail(f"{what} '{name}' has dimension {d} in {list(shape)} (allowed: 1..{MAX_TENSOR_ELEMENTS:,})")
+        numel *= d
+    if numel > MAX_TENSOR_ELEMENTS:
+        _fail(f"{what} '{name}' {list(shape)} has {numel:.3g} elements, more than the limit of "
+              f"{MAX_TENSOR_ELEMENTS:,}")
+
+
+def _check_sizes(g: Graph) -> None:
+    """The limits that bound what later stages do with the graph (mpsim.limits, docs/limits.md)."""
+    if len(g.nodes) > MAX_NODES:
+        _fail(f"the graph has {len(g.nodes):,} nodes, more than the limit of {MAX_NODES:,}")
+    if len(g.outputs) > MAX_OUTPUTS:
+        _fail(f"the graph has {len(g.outputs):,} outputs, more than the limit of {MAX_OUTPUTS:,}")
+    for t, spec in g.tensors.items():
+        _check_spec("tensor", t, spec.shape)
+    for w, spec in g.weights.items():
+        _check_spec("weight", w, spec.shape)
+    unrolled = len(g.nodes)
+    trips: dict[str, int] = {}
+    for lp in g.loops:
+        if not 1 <= lp.trip_count <= MAX_TRIP_COUNT:
+            _fail(f"loop '{lp.name}' has trip count {lp.trip_count} (allowed: 1..{MAX_TRIP_COUNT:,})")
+        unrolled += len(lp.body) * (lp.trip_count - 1)
+        trips.update((n, lp.trip_count) for n in lp.body)
+    if unrolled > MAX_UNROLLED_NODES:
+        _fail(f"unrolled, the graph has {unrolled:,} nodes, more than the limit of {MAX_UNROLLED_NODES:,} "
+              "(loop bodies x trip counts)")
+    macs = sum(max(0, n.macs) * trips.get(n.name, 1) for n in g.nodes)
+    if macs > MAX_GRAPH_MACS:
+        _fail(f"the graph declares {macs:.3g} MACs per frame, more than the limit of {MAX_GRAPH_MACS:.3g}")
 
 
 def _check_names(g: Graph) -> None:
@@ -44,9 +93,6 @@ def _check_names(g: Graph) -> None:
             _fail(f"graph input '{t}' is not declared in 'tensors'")
         if t in written:
             _fail(f"graph input '{t}' is also written by node '{written[t]}'")
-    for t, spec in g.tensors.items():
-        if any(d <= 0 for d in spec.shape):
-            _fail(f"tensor '{t}' has a non-positive dimension {list(spec.shape)}")
 
 
 def _check_weights(g: Graph) -> None:
@@ -65,13 +111,9 @@ def _check_weights(g: Graph) -> None:
                 _fail(f"node '{n.name}' parameter '{role}' names unknown weight '{ref}'")
 
 
-def _check_loop_shape(g: Graph, lp) -> None:
-    if lp.trip_count < 1:
-        _fail(f"loop '{lp.name}' has trip count {lp.trip_count} (must be >= 1)")
-    names = [n.name for n in g.nodes]
-    try:
-        start = names.index(lp.body[0]) if lp.body else -1
-    except ValueError:
+def _check_loop_shape(g: Graph, lp, names: list[str], position: dict[str, int]) -> None:
+    start = position.get(lp.body[0], -2) if lp.body else -1
+    if start == -2:
         _fail(f"loop '{lp.name}' names unknown node '{lp.body[0]}'")
     if start < 0 or tuple(names[start : start + len(lp.body)]) != lp.body:
         _fail(f"loop '{lp.name}' body must list existing nodes in their graph order, contiguously")
@@ -149,28 +191,24 @@ def _find_cycle(g: Graph, body_loop) -> list[str]:
             if w is not None:
                 ds.append(w)
         deps[n.name] = ds
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(u: str) -> list[str]:
-        state[u] = 1
-        stack.append(u)
-        for v in deps[u]:
-            if state.get(v) == 1:
-                return stack[stack.index(v):] + [v]
-            if v not in state:
-                found = visit(v)
-                if found:
-                    return found
-        stack.pop()
-        state[u] = 2
-        return []
-
-    for n in g.nodes:
-        if n.name not in state:
-            found = visit(n.name)
-            if found:
-                return list(reversed(found))
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in deps:
+        if root in state:
+            continue
+        path: list[str] = [root]
+        todo = [iter(deps[root])]  # depth-first without recursion: a long chain must not overflow
+        state[root] = 1
+        while todo:
+            v = next(todo[-1], None)
+            if v is None:
+                state[path.pop()] = 2
+                todo.pop()
+            elif state.get(v) == 1:
+                return list(reversed(path[path.index(v):] + [v]))
+            elif v not in state:
+                state[v] = 1
+                path.append(v)
+                todo.append(iter(deps[v]))
     return []
 
 

@@ -22,8 +22,10 @@ class Unit:
     loop: str | None  # the loop region the unit belongs to
 
 
-def fuse(g: Graph) -> tuple[list[Unit], list[int]]:
-    """Return the units and, for every node position, the index of its unit."""
+def fuse(g: Graph, elementwise: bool = True) -> tuple[list[Unit], list[int]]:
+    """Return the units and, for every node position, the index of its unit. ``elementwise=False``
+    (a profile's ``compute.fused_elementwise: false``, e.g. eager PyTorch) makes every node a
+    unit of its own."""
     pos = {n.name: i for i, n in enumerate(g.nodes)}
     loop_of = g.loop_of
     carried_init = {c.body_input: None for lp in g.loops for c in lp.carried}
@@ -50,7 +52,7 @@ def fuse(g: Graph) -> tuple[list[Unit], list[int]]:
             if w is not None:
                 sources.add(unit_of[pos[w]])
         host = None
-        if not is_weight_layer(n.op) and n.inputs and n.inputs[0] not in carried_init:
+        if elementwise and not is_weight_layer(n.op) and n.inputs and n.inputs[0] not in carried_init:
             first = n.inputs[0]
             writer = g.producer.get(first)
             if writer is not None and loop_of.get(writer) == loop_of.get(n.name):

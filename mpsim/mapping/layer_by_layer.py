@@ -1,7 +1,11 @@
 """``layer_by_layer``: the GPU the paper contrasts with. Every fused unit of the *unrolled* graph
 is a kernel: it pays the fixed per-kernel cost (``timing.op_overhead``) and then the slower of
 its arithmetic (spread over the SMs at the op class's efficiency) and its device-memory traffic
-(weights once per batch, inputs and outputs per image). Loops do not shrink the traffic.
+(weights once per batch, inputs and outputs per image). Loops do not shrink the traffic. The
+host issues kernels asynchronously, ahead of the device: a kernel takes the longer of its issue
+time (``timing.host_issue``: an eager framework's dispatch; 0 for a compiled engine) and its
+launch plus execution; a frame's first kernel also waits ``timing.frame_overhead``. With
+``compute.fused_elementwise: false`` (eager PyTorch) every node is a kernel of its own.
 
 A frame is a batch of ``--batch`` images: the batch's latency is every image's latency, and
 throughput counts images. It fits when weights plus the peak of live activations fit the
@@ -27,7 +31,7 @@ from mpsim.mapping.work import tensor_bytes
 def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
     batch = options.batch
     u = unroll(g)
-    units, unit_of = fuse(u)
+    units, unit_of = fuse(u, p.fused_elementwise)
     bits = p.precision.activation_bits
     weights = np.array([weight_bytes(u, k.nodes, p) for k in units])
     live = live_profile(u, list(range(len(u.nodes))), p, batch)
@@ -53,8 +57,11 @@ def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
         moved = weights[k] + batch * sum(tensor_bytes(u, t, bits) for t in ins | outs)
         compute = sum(tile_time(u, u.nodes[i], p, sms, batch) for i in un.nodes)
         comp_j = sum(firing_energy(u, u.nodes[i], p, 0, batch)[0] for i in un.nodes)
-        nodes.append(PlanNode(name=un.name, unit=0, graph_nodes=un.nodes,
-                              compute_s=max(compute, moved / hbm, 1.0 / p.clock_hz), overhead_s=p.op_overhead_s,
+        device = max(compute, moved / hbm, 1.0 / p.clock_hz)
+        # The host issues kernels ahead of the device: a kernel waits for its issue when that is slower.
+        overhead = p.op_overhead_s + max(0.0, p.host_issue_s - p.op_overhead_s - device)
+        overhead += p.frame_overhead_s if k == 0 else 0.0  # the runtime's per-frame work comes first
+        nodes.append(PlanNode(name=un.name, unit=0, graph_nodes=un.nodes, compute_s=device, overhead_s=overhead,
                               local_bytes=0.0, offchip_bytes=float(moved), energy_compute_j=comp_j))
     edges = [PlanEdge(e.src, e.dst, e.kind, e.tap, batch * tensor_bytes(u, e.tensor, bits), INSIDE)
              for e in grouped_edges(u, list(unit_of))]
@@ -71,4 +78,4 @@ def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
         strategy="layer_by_layer", note=f"{len(units)} kernels per batch of {batch}, {replicas} GPU(s)",
         replicas=replicas, chips_per_replica=1, memory=verdict, units=(device,), nodes=tuple(nodes),
         edges=tuple(edges), links=(), outputs=tuple((n, it) for n, it, _ in output_refs(u, list(unit_of))),
-        sync_s=0.0, window=2, meta={"kernels": len(units)})
+        sync_s=0.0, meta={"kernels": len(units)})

@@ -47,8 +47,9 @@ def unit_bytes(g: Graph, unit: Unit, p: Profile, batch: int = 1) -> tuple[float,
 
 def crossbar_arrays(g: Graph, unit: Unit, p: Profile) -> int:
     """Crossbar arrays that a unit's weight matrices occupy (a weight spans
-    ``cells_per_weight`` columns: bit slices or a differential pair; small groups pack
-    block-diagonally into one array)."""
+    ``cells_per_weight`` columns: bit slices or a differential pair; an input drives
+    ``rows_per_input`` rows; small groups pack block-diagonally into one array; a spatially
+    unrolled crossbar holds a copy per block of output positions, ``unrolled_arrays``)."""
     xb = p.crossbar
     cells = xb.cells_per_weight
     total = 0
@@ -57,12 +58,15 @@ def crossbar_arrays(g: Graph, unit: Unit, p: Profile) -> int:
         if not is_weight_layer(n.op):
             continue
         copies = len(g.param_names(n)) // max(1, len(n.params))  # weight groups store every member
+        if xb.spatial_unroll:
+            total += unrolled_arrays(g, n, p) * copies
+            continue
         shape = g.param_shape(n.params["weight"])
         if n.op.startswith("conv"):
             groups = int(n.attrs.get("groups", 1))
-            rows, cols = math.prod(shape[1:]), (shape[0] // groups) * cells
+            rows, cols = math.prod(shape[1:]) * xb.rows_per_input, (shape[0] // groups) * cells
         else:
-            groups, rows, cols = 1, shape[1], shape[0] * cells
+            groups, rows, cols = 1, shape[1] * xb.rows_per_input, shape[0] * cells
         if rows <= xb.rows and cols <= xb.cols:
             per_array = min(xb.rows // rows, xb.cols // cols)
             arrays = math.ceil(groups / per_array)
@@ -70,6 +74,43 @@ def crossbar_arrays(g: Graph, unit: Unit, p: Profile) -> int:
             arrays = groups * math.ceil(rows / xb.rows) * math.ceil(cols / xb.cols)
         total += arrays * copies
     return total
+
+
+def unrolled_arrays(g: Graph, n, p: Profile) -> int:
+    """Arrays of one weight layer on a spatially unrolled crossbar (TrueNorth): every output
+    position has its own cells, so each group's kernel is copied to an array per block of
+    bh x bw output positions, the block chosen to need the fewest arrays while its receptive
+    field (inputs x rows_per_input) fits the rows and its outputs (positions x features x
+    cells_per_weight) fit the columns; groups small enough share an array block-diagonally.
+    A kernel too large for one array is split over arrays by rows and columns."""
+    xb = p.crossbar
+    shape = g.param_shape(n.params["weight"])
+    out = g.tensors[n.outputs[0]].shape
+    if n.op.startswith("conv"):
+        groups = int(n.attrs.get("groups", 1))
+        cin, kh, kw = shape[1], shape[2], shape[3]
+        sh, sw = n.attrs.get("stride", (1, 1))
+        H, W = out[2], out[3]
+    else:  # a linear layer: one position per row of its input
+        groups, cin, kh, kw, sh, sw = 1, shape[1], 1, 1, 1, 1
+        H, W = math.prod(out[:-1]), 1
+    feats = (shape[0] // groups) * xb.cells_per_weight
+    best = None
+    for bh in range(1, H + 1):
+        for bw in range(1, W + 1):
+            rows = cin * ((bh - 1) * sh + kh) * ((bw - 1) * sw + kw) * xb.rows_per_input
+            cols = bh * bw * feats
+            if rows > xb.rows or cols > xb.cols:
+                if bw == 1:
+                    break
+                continue
+            per_array = min(xb.rows // rows, xb.cols // cols)  # groups sharing an array
+            arrays = math.ceil(groups / per_array) * math.ceil(H / bh) * math.ceil(W / bw)
+            best = arrays if best is None else min(best, arrays)
+    if best is None:  # even one position's kernel needs several arrays
+        best = (groups * H * W * math.ceil(cin * kh * kw * xb.rows_per_input / xb.rows)
+                * math.ceil(feats / xb.cols))
+    return best
 
 
 def live_profile(g: Graph, order: list[int], p: Profile, batch: int = 1) -> np.ndarray:

@@ -56,7 +56,7 @@ def balance(work: np.ndarray, minimum: np.ndarray, step: np.ndarray, budget: int
 
 def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
     batch = options.batch
-    units, unit_of = fuse(g)
+    units, unit_of = fuse(g, p.fused_elementwise)
     analog = p.kind == "crossbar"
     sizes = [unit_bytes(g, u, p, batch) for u in units]
     fires = fires_per_frame(g)
@@ -99,7 +99,8 @@ def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
     alloc = np.zeros(len(units), dtype=np.int64)
     for c in range(stages):
         on = np.flatnonzero(stage == c)
-        alloc[on] = balance(single[on], minimum[on], step[on], per_chip)
+        unrolled = analog and p.crossbar.spatial_unroll  # every position has its arrays: copies gain nothing
+        alloc[on] = minimum[on] if unrolled else balance(single[on], minimum[on], step[on], per_chip)
     return _build(g, p, options, units, unit_of, sizes, minimum, alloc, weight_arrays if analog else None,
                   stage, stages, replicas, edges)
 

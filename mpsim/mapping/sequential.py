@@ -1,6 +1,7 @@
 """``sequential``: how Poplar runs a model on an IPU. Each operation (a fused unit of the graph)
 is spread over all tiles of its chip and operations run one after another in supersteps:
-compute, synchronise, exchange the next operation's inputs.
+compute, synchronise, exchange the next operation's inputs. A frame's first operation also pays
+``timing.frame_overhead`` (a runtime's per-call work).
 
 Memory is the chip's weights, the code and vertex state every tile keeps, and the peak of
 *live* activations (a tensor lives from the operation that writes it to the last one that
@@ -72,7 +73,7 @@ def place(g: Graph, p: Profile, options: RunOptions, failed: str | None = None) 
     """Place ``g`` sequentially; ``failed`` says why the requested style did not fit (the run
     then reports fits = False and ran sequential)."""
     batch = options.batch
-    units, unit_of = fuse(g)
+    units, unit_of = fuse(g, p.fused_elementwise)
     weights = np.array([weight_bytes(g, u.nodes, p) for u in units])
     live = op_live_bytes(g, units, unit_of, p, batch)
     fires = fires_per_frame(g)
@@ -101,7 +102,7 @@ def fallback(g: Graph, p: Profile, options: RunOptions, why: str) -> Placement:
     """The graph fits no chip: one chip per replica runs it sequentially, keeping the weights that
     fit and streaming the rest from off-chip memory every time an operation uses them."""
     batch = options.batch
-    units, unit_of = fuse(g)
+    units, unit_of = fuse(g, p.fused_elementwise)
     weights = np.array([weight_bytes(g, u.nodes, p) for u in units])
     live = op_live_bytes(g, units, unit_of, p, batch)
     chip_bytes = p.tiles_per_chip * p.usable_tile_bytes
@@ -145,7 +146,8 @@ def _build(g, p, options, units, unit_of, weights, live, stage, stages, replicas
             comp_j, conv_j = comp_j + c, conv_j + v
         nodes.append(PlanNode(
             name=u.name, unit=int(stage[k]), graph_nodes=u.nodes, compute_s=compute, sync_s=p.sync_s,
-            exchange_s=in_b / (T * p.link_bandwidth["exchange"]), overhead_s=p.op_overhead_s,
+            exchange_s=in_b / (T * p.link_bandwidth["exchange"]),
+            overhead_s=p.op_overhead_s + (p.frame_overhead_s if k == 0 else 0.0),  # a frame's runtime call first
             local_bytes=read + in_b + out_b, offchip_bytes=moved,
             energy_compute_j=comp_j, energy_conversion_j=conv_j))
     links: list[LinkSpec] = []
@@ -187,4 +189,4 @@ def _build(g, p, options, units, unit_of, weights, live, stage, stages, replicas
         note=note, replicas=replicas, chips_per_replica=stages, memory=verdict, units=tuple(stage_units),
         nodes=tuple(nodes), edges=tuple(plan_edges), links=tuple(links),
         outputs=tuple((n, it) for n, it, _ in output_refs(g, list(unit_of))), sync_s=p.sync_for(stages),
-        window=stages + 1, meta={"stages": stages, "streamed_bytes": float(streamed.sum())})
+        meta={"stages": stages, "streamed_bytes": float(streamed.sum())})

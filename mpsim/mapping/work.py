@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from mpsim.ir.graph import Graph, Node, split_iter_name
 
-# Vector operations per output element (per input element for reductions).
+# Vector operations per output element (per input element for reductions).  The entries
+# below the first block count the arithmetic of each op's formula (docs/import.md):
+# hardsigmoid clamp(x+3, 0, 6)/6: add, 2 compares, multiply; silu x*sigmoid(x): sigmoid + 1;
+# gelu x/2*(1+erf(x/sqrt2)): erf (as sigmoid, 4) + 4; leaky_relu: compare, multiply;
+# layer/group norm: mean, centre, square-accumulate, scale by rstd, affine (x*w + b): 6;
+# pad, slice, expand, max_unpool2d: one copy per element; matmul and conv_transpose2d: MACs.
 _PER_OUTPUT = {
     "relu": 1, "relu6": 1, "sigmoid": 4, "hardswish": 3, "clamp": 1, "batch_norm": 2, "prelu": 2,
     "add": 1, "mul": 1, "cat": 1, "split": 1, "permute": 1, "reshape": 0, "softmax": 4,
     "conv2d": 0, "linear": 0,
+    "conv_transpose2d": 0, "matmul": 0, "sub": 1, "div": 1, "hardsigmoid": 4, "silu": 5, "gelu": 8,
+    "tanh": 4, "erf": 4, "sqrt": 1, "pow": 1, "leaky_relu": 2, "layer_norm": 6, "group_norm": 6,
+    "pad": 1, "slice": 1, "expand": 1, "max_unpool2d": 1,
 }
 
 

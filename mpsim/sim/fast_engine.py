@@ -164,8 +164,9 @@ def _key_pop(h, off, n):
 
 @njit(cache=True, _nrt=False)
 def _trace(tr, trf, S, kind, res, a, f, i, start, dur):
-    """One row of the trace of the first frames: a firing (kind 0: unit res, node a) or a transfer
-    (kind 1: link res, edge a)."""
+    """One row of the trace of the first frames: a firing (kind 0: unit res, node a), a transfer
+    (kind 1: link res, edge a), or in the step modes a step (kind 2) or one of its phases (kind 3)
+    (a: the name's index in STEP_NAMES / PHASE_NAMES, f = -1, i: the step's index)."""
     r = S[S_TRN]
     tr[r, 0], tr[r, 1], tr[r, 2], tr[r, 3], tr[r, 4] = kind, res, a, f, i
     trf[r, 0], trf[r, 1] = start, dur
@@ -679,15 +680,23 @@ def _prepare(plan: SimPlan, frames: int, rate: float | None, window: int | None,
     return G, Z, S, (nu, nl, no, nn, F, bt, bk, win, cap)
 
 
+# Names of the step rows of the trace (kind 2: a superstep or rollout tick, kind 3: a bsp phase).
+STEP_NAMES, PHASE_NAMES = ("superstep", "tick"), ("compute", "sync", "exchange")
+
+
 def _trace_list(plan: SimPlan, Z: dict, n: int) -> list:
     """The trace rows as the SimPy engines record them: (kind, resource, name, start, duration,
-    frame, iteration)."""
+    frame, iteration); a step row's name is an index into STEP_NAMES or PHASE_NAMES."""
     out = []
     for (kind, res, a, f, i), (start, dur) in zip(Z["tr"][:n].tolist(), Z["trf"][:n].tolist()):
         if kind == 0:
             out.append(("unit", res, plan.node_names[a], start, dur, f, i))
-        else:
+        elif kind == 1:
             out.append(("link", res, plan.link_names[res], start, dur, f, i))
+        elif kind == 2:
+            out.append(("superstep", res, STEP_NAMES[a], start, dur, f, i))
+        else:
+            out.append(("phase", res, PHASE_NAMES[a], start, dur, f, i))
     return out
 
 

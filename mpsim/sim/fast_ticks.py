@@ -11,14 +11,18 @@ trace included, agrees to the last bit (docs/engines.md):
 * the exchange phase moves the step's transfers, link by link back to back, in the order they
   were requested (each link's time is summed as the transfers are requested, in that order); the
   step lasts max(compute) + sync + max(exchange) (bsp) or the fixed tick (rollout); then every
-  transfer of the step delivers.
+  transfer of the step delivers;
+* the trace, per step: the traced frames' firings, then their transfers, then the step's row and
+  its phases' rows while a traced frame is in flight (the tick engine's ``superstep`` / ``phase``
+  tuples, docs/engines.md step rule 6); the trace arrays hold every firing and transfer of the
+  traced frames, then room for step rows, which grows.
 
 Each firing index has two precomputed lists (``_sends``): the data it hands to its own unit and
 the data it sends to others, with their target iterations, so a firing does no edge arithmetic.
 The frame ring (16-bit input counters where they fit: it stays in the L1 cache), the ready heaps,
 the histograms and the plan tables are the dataflow engine's (``mpsim.sim.fast_engine``); the loop
-returns to Python at step boundaries only: to grow the frame ring (and the heaps with it), to
-report progress, or to say that frames can never finish.
+returns to Python at step boundaries only: to grow the frame ring (and the heaps with it) or the
+trace's step rows, to report progress, or to say that frames can never finish.
 """
 
 from __future__ import annotations
@@ -37,9 +41,10 @@ from mpsim.sim.fast_engine import (
 from mpsim.sim.plan import SOURCE, SimPlan
 from mpsim.sim.result import SimResult, deadlock
 
-# Integer state beyond the dataflow engine's: steps counted, the current step's stamp.
-S_STEPS, S_SID = S_TRN + 1, S_TRN + 2
-S_SIZE = S_TRN + 3
+# Integer state beyond the dataflow engine's: steps counted, the current step's stamp, the trace's
+# step rows so far.
+S_STEPS, S_SID, S_TSN = S_TRN + 1, S_TRN + 2, S_TRN + 3
+S_SIZE = S_TRN + 4
 # A transfer waiting for the exchange phase: edge | link << 32, frame << BT | iteration, consumer, its
 # iterations lo | hi << 32.
 PD_W, PD_E, PD_F, PD_DST, PD_J = 4, 0, 1, 2, 3
@@ -48,11 +53,13 @@ PD_W, PD_E, PD_F, PD_DST, PD_J = 4, 0, 1, 2, 3
 TH_W, TH_DST, TH_J = 2, 0, 1
 TS_W, TS_E, TS_DST, TS_LK, TS_J = 4, 0, 1, 2, 3
 DEADLOCK = 3  # a return code of the step loop: nothing can happen any more, frames are left
+TRACE_FULL = 4  # a return code of the step loop: the trace rows must grow before the next step
+STEP_ROWS = 4  # trace rows a step adds at most: the step and its three phases
 # Float parameters PT[...]
 PT_RATE, PT_LO, PT_LOG, PT_SYNC, PT_TICK, PT_IDLE = range(6)
 # Integer parameters P[...]
 (P_NU, P_NL, P_NO, P_F, P_NN, P_BT, P_BK, P_FRAMES, P_WINDOW, P_OPEN, P_RECORD, P_LEVELS, P_ROLLOUT,
- P_TRACE) = range(14)
+ P_TRACE, P_TRFIX) = range(15)
 
 G_NAMES = ("NI", "svc", "etime", "TH", "hp", "TS", "TSF", "sp", "of_ptr", "of_idx", "need0", "ltrips", "lwork",
            "levels", "unodes", "PT")
@@ -115,8 +122,9 @@ def _send(q, f, i, lt, has_levels, TS, TSF, ltrips, pend, npend, lacc, BT):
 @njit(cache=True, _nrt=False)
 def _steps(P, S, G, Z, stop):
     """Run steps until every frame retired (DONE), ``stop`` frames have retired (PROGRESS), the
-    frame ring must grow before the next step's releases (GROW: S[S_NEED] frames in flight), or
-    nothing can happen any more while frames are left (DEADLOCK)."""
+    frame ring must grow before the next step's releases (GROW: S[S_NEED] frames in flight), the
+    trace's rows for steps are used up (TRACE_FULL), or nothing can happen any more while frames
+    are left (DEADLOCK)."""
     NI, svc, etime, TH, hp, TS, TSF, sp, of_ptr, of_idx, need0, ltrips, lwork, levels, unodes, PT = G
     (RS, qh, st, FR, relt, stamp, pend, dfr, cnt, phase, hist,
      hist_tot, hist_n, hall, hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot, xall_n, first, rel, done,
@@ -130,6 +138,9 @@ def _steps(P, S, G, Z, stop):
     has_levels = P[P_LEVELS] != 0
     rollout = P[P_ROLLOUT] != 0
     trace_frames = P[P_TRACE]
+    # The firing and transfer rows of the traced frames fit in the first P_TRFIX rows; the rest of
+    # the trace's rows hold the step rows.
+    step_rows = tr.shape[0] - P[P_TRFIX]
     rate, lo, log_growth = PT[PT_RATE], PT[PT_LO], PT[PT_LOG]
     sync, tick, idle = PT[PT_SYNC], PT[PT_TICK], PT[PT_IDLE]
     src = hp.shape[0] - 2  # the release's lists
@@ -139,6 +150,9 @@ def _steps(P, S, G, Z, stop):
     firings, sid = S[S_FIRINGS], S[S_SID]
     code = DONE
     while S[S_FINISHED] < frames:
+        if trace_frames > 0 and S[S_TSN] + STEP_ROWS > step_rows:
+            code = TRACE_FULL
+            break
         # Releases: the frames due now (an offered rate) or while fewer than `window` are in flight.
         nf = S[S_NEXT]
         if is_open:
@@ -266,6 +280,19 @@ def _steps(P, S, G, Z, stop):
                 lacc[U(lk)] += t
             for q in range(NL + 1):
                 lacc[U(q)] = 0.0
+        # The step's rows while a traced frame is in flight in it (the oldest at the step's start,
+        # after its releases; a step that takes time has one): the step (a tick in rollout), then
+        # bsp's phases.
+        if (compute > 0.0 or exchange > 0.0) and oldest < trace_frames:
+            k = S[S_STEPS] - 1
+            _trace(tr, trf, S, 2, 0, 1 if rollout else 0, -1, k, now, step)
+            S[S_TSN] += 1
+            if not rollout:
+                for a, start, dur in ((0, now, compute), (1, now + compute, sync),
+                                      (2, now + compute + sync, exchange)):
+                    if dur > 0.0:
+                        _trace(tr, trf, S, 3, 1, a, -1, k, start, dur)
+                        S[S_TSN] += 1
         if step <= 0.0:
             # Nothing to do: wait for the next frame of an offered rate.
             nxt = S[S_NEXT] / rate if is_open else now
@@ -331,6 +358,20 @@ def _sends(plan: SimPlan, G: dict, nu: int, nl: int) -> None:
     G["TSF"] = np.where(TS[:, TS_LK] < nl, G["etime"][TS[:, TS_E]], 0.0)
 
 
+def _step_room(rows: int) -> int:
+    """Trace rows first set aside for steps beside ``rows`` for firings and transfers: a first
+    guess (a step of a traced frame mostly fires or moves some of its data); they grow when used up."""
+    return STEP_ROWS * (rows + 16)
+
+
+def _grow_trace(Z: dict, rows: int) -> None:
+    """Trace arrays of ``rows`` rows, the rows written so far kept."""
+    for name in ("tr", "trf"):
+        old = Z[name]
+        Z[name] = np.zeros((rows, old.shape[1]), dtype=old.dtype)
+        Z[name][:len(old)] = old
+
+
 def simulate_ticks_fast(plan: SimPlan, mode: str, frames: int, rate: float | None, window: int | None = None,
                         record: bool = False, trace_frames: int = 0, progress: Callable[[int], None] | None = None,
                         levels: np.ndarray | None = None, idle_step_s: float = 1e-9) -> SimResult:
@@ -346,7 +387,9 @@ def simulate_ticks_fast(plan: SimPlan, mode: str, frames: int, rate: float | Non
     nu, nl, no, nn, F, bt, bk, win, cap = dims
     rollout = mode == "rollout"
     P = np.array([nu, nl, no, F, nn, bt, bk, frames, win or 0, 1 if rate else 0, 1 if record else 0,
-                  0 if levels is None else 1, 1 if rollout else 0, trace_frames], dtype=np.int64)
+                  0 if levels is None else 1, 1 if rollout else 0, trace_frames, len(Z["tr"])], dtype=np.int64)
+    if trace_frames > 0:  # room for step rows after the firings' and transfers' (grown when used up)
+        _grow_trace(Z, len(Z["tr"]) + _step_room(len(Z["tr"])))
     G["PT"] = np.array([float(rate) if rate else 0.0, G["PF"][1], G["PF"][2], 0.0 if rollout else plan.sync_s,
                         rollout_tick(plan) if rollout else 0.0, idle_step_s])
     if G["need0"].max(initial=0) < 2 ** 15:  # 16-bit input counters: the frame ring stays in the L1 cache
@@ -381,6 +424,9 @@ def simulate_ticks_fast(plan: SimPlan, mode: str, frames: int, rate: float | Non
         if code == GROW:
             _grow_ring(Z, S, F)
             lay_out(int(S[S_CAP]))
+            continue
+        if code == TRACE_FULL:
+            _grow_trace(Z, 2 * len(Z["tr"]))
             continue
         if progress is not None and int(S[S_FINISHED]) != reported:
             reported = int(S[S_FINISHED])

@@ -207,7 +207,12 @@ def build_plan(pl: Placement) -> SimPlan:
             link_busy[link] += time * edge_firings(kind, int(trips[dst]))
     bottleneck = float(max(unit_busy.max(initial=0.0), link_busy.max(initial=0.0)))
     total = float(np.sum(service * trips)) + float(sum(r[5] for r in rows))
-    window = pl.window or max(2, int(math.ceil(total / max(bottleneck, 1e-30))) + 2)
+    if pl.window:
+        window = pl.window
+    elif pl.strategy == "pipelined":  # enough frames to cover the busiest unit's period
+        window = max(2, int(math.ceil(total / max(bottleneck, 1e-30))) + 2)
+    else:  # a chain of stages (host in, chips, host out): one frame at each, one waiting
+        window = len(units) + 1
     lvl = np.zeros((n_out, len(names)), dtype=np.int64)
     graph_rows = level_trips(g, np.array(fires_per_frame(g), dtype=np.int64))
     for j, n in enumerate(pl.nodes):

@@ -73,10 +73,10 @@ def utilisation(plan: SimPlan, r: SimResult, mode: str, thr: float) -> list[dict
         rows.append({"name": name, "class": LINK_CLASSES[int(plan.link_class[k])] + " link",
                      "utilisation": float(r.link_busy[k] / frames * thr)})
     if mode in ("bsp", "rollout") and r.steps and plan.strategy == "pipelined":
-        step = float(r.phase_s.sum()) / r.steps
-        fires = firings_per_frame(plan, r)
+        # The share of supersteps in which the unit's busiest node fired (at most one each).
+        share = firings_per_frame(plan, r) * r.frames / r.steps
         occupancy = np.zeros(plan.n_units)
-        np.maximum.at(occupancy, plan.unit_of, fires * thr * step)
+        np.maximum.at(occupancy, plan.unit_of, share)
         for u, name in enumerate(plan.unit_names):
             if plan.unit_kind[u] == 0:
                 rows.append({"name": name, "class": "superstep share", "utilisation": float(occupancy[u])})
@@ -127,6 +127,21 @@ def unit_rows(pl: Placement, plan: SimPlan, r: SimResult, thr: float) -> list[di
     return rows
 
 
+def operation_rows(plan: SimPlan, r: SimResult) -> list[dict[str, Any]]:
+    """Per plan node (an operation, or a fused group run as one): its unit, firings (a firing
+    serves a whole batch) and busy time per image, its share of the compute units' busy time,
+    its dynamic energy per image."""
+    fires = firings_per_frame(plan, r) / plan.batch
+    busy = r.node_busy / max(1, r.frames) / plan.batch
+    energy = fires * (plan.energy_compute_j + plan.energy_conversion_j + plan.energy_move_j)
+    compute = plan.unit_kind[plan.unit_of] == 0
+    total = float(busy[compute].sum())
+    return [{"name": name, "unit": plan.unit_names[int(plan.unit_of[n])], "firings_per_frame": float(fires[n]),
+             "busy_s_per_frame": float(busy[n]),
+             "time_share": float(busy[n] / total) if compute[n] and total > 0 else None,
+             "energy_j_per_frame": float(energy[n])} for n, name in enumerate(plan.node_names)]
+
+
 def energy_per_exit(plan: SimPlan) -> list[float]:
     """Dynamic energy (compute, conversion, movement) of one frame that exits after m_k, for each
     k: the firings its exit level needs and the transfers between them."""
@@ -166,7 +181,7 @@ def build_report(pl: Placement, plan: SimPlan | None, r: SimResult | None, st: S
             "required_bytes": mem.required_bytes, "capacity_bytes": mem.capacity_bytes, "unit_word": mem.unit_word,
             "needed": mem.units_needed, "used": mem.units_used, "available": mem.units_available,
             "largest": mem.largest, "largest_bytes": mem.largest_bytes, "overflow_bytes": mem.overflow_bytes,
-            "occupancy": mem.occupancy,
+            "occupancy": mem.occupancy, "chips": p.chips, "units_per_chip": mem.units_available // max(1, p.chips),
         },
         "offered_rate_fps": rate,
     }
@@ -175,7 +190,7 @@ def build_report(pl: Placement, plan: SimPlan | None, r: SimResult | None, st: S
         none = [None] * n_out
         rep.update(steady_state=None, throughput_fps=None, throughput_per_replica_fps=None,
                    latency_s={"first": none, "mean": none, "p50": none, "p99": none}, traffic_bytes_per_frame={},
-                   traffic_bytes_per_s={}, bottleneck=None, utilisation=[], bsp=None, units=[],
+                   traffic_bytes_per_s={}, bottleneck=None, utilisation=[], bsp=None, units=[], operations=[],
                    energy_j_per_frame=None, power_w=None, frames_per_joule=None, frames=0)
         return clean(rep)
     thr = st.throughput_fps or 0.0  # frames (batches) per second of one replica
@@ -202,8 +217,10 @@ def build_report(pl: Placement, plan: SimPlan | None, r: SimResult | None, st: S
         traffic_bytes_per_frame=per_frame,
         traffic_bytes_per_s={c: v * images for c, v in per_frame.items()},
         bottleneck=util[0] if util else None, utilisation=util, bsp=bsp_breakdown(plan, r, mode),
-        units=unit_rows(pl, plan, r, thr),
+        units=unit_rows(pl, plan, r, thr), operations=operation_rows(plan, r),
         energy_j_per_frame=energy, power_w=power, frames_per_joule=images / power if power > 0 else None,
         frames=r.frames, firings=r.firings, simulated_time_s=r.end_time,
+        frames_in_flight=None if rate is not None else int(plan.window if plan.strategy != "pipelined"
+                                                           or mode == "dataflow" else max(plan.window, plan.n_units + 2)),
     )
     return clean(rep)

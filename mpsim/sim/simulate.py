@@ -10,16 +10,18 @@ a placement cannot run is refused, never switched.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 from mpsim.errors import MpsimError
 from mpsim.hw.profile import Profile
 from mpsim.ir.graph import Graph
+from mpsim.limits import MAX_FIRINGS_FAST, MAX_FIRINGS_SIMPY, check_stream
 from mpsim.mapping.placement import Placement, RunOptions, place
 from mpsim.sim.plan import SimPlan, build_plan
 from mpsim.sim.report import build_report
 from mpsim.sim.result import SimResult
-from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE, SteadyState, run_to_steady
+from mpsim.sim.steady import DEFAULT_MAX_FRAMES, DEFAULT_TOLERANCE, START_FRAMES, SteadyState, run_to_steady
 
 MODES = ("dataflow", "bsp", "rollout")
 ENGINES = ("auto", "compiled", "simpy")
@@ -32,16 +34,16 @@ def make_plan(g: Graph, p: Profile, options: RunOptions | None = None) -> tuple[
     return pl, build_plan(pl) if pl.feasible else None
 
 
-def resolve_mode(plan_or_placement: SimPlan | Placement, p: Profile, mode: str | None) -> str:
+def resolve_mode(pl: Placement, p: Profile, mode: str | None) -> str:
     """The mode a run uses: pipelined placements take the requested one (default: the profile's),
-    the others run bsp and refuse any other request."""
-    strategy = plan_or_placement.strategy
+    the others run bsp. Asking a sequential or layer-by-layer placement for another mode is
+    refused; a pipelined request that fell back (it did not fit) runs bsp, and its note says so."""
     if mode is not None and mode not in MODES:
         raise MpsimError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
-    if strategy == "pipelined":
+    if pl.strategy == "pipelined":
         return mode or p.default_mode
-    if mode not in (None, "bsp"):
-        raise MpsimError(f"mode '{mode}' needs the pipelined placement; a {strategy} run executes one operation "
+    if pl.style != "pipelined" and mode not in (None, "bsp"):
+        raise MpsimError(f"mode '{mode}' needs the pipelined placement; a {pl.strategy} run executes one operation "
                          "per superstep (bsp): use --placement pipelined or leave --mode out")
     return "bsp"
 
@@ -55,19 +57,33 @@ def resolve_engine(engine: str) -> str:
     return "compiled" if engine == "auto" else engine
 
 
+def least_step(plan: SimPlan, mode: str) -> float | None:
+    """The least step of a step-synchronous run (bsp: the sync, rollout: the tick), which idles
+    step by step between offered frames; None where the engine is event-driven (dataflow, and
+    the placements that carry their supersteps in their service times)."""
+    if mode == "dataflow" or plan.strategy != "pipelined":
+        return None
+    from mpsim.sim.tick_engine import rollout_tick
+
+    return rollout_tick(plan) if mode == "rollout" else plan.sync_s
+
+
 def run_engine(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int, rate: float | None,
                window: int | None = None, record: bool = False, trace_frames: int = 0,
                progress: Callable[[int], None] | None = None, levels=None) -> SimResult:
     """Run one engine for ``frames`` frames; ``levels[f] = k - 1`` makes frame f exit after m_k.
 
     Pipelined plans run the requested mode; the other placements carry their supersteps in their
-    service times and run under the dataflow rules (``resolve_mode`` reports them as bsp)."""
+    service times and run under the dataflow rules (``resolve_mode`` reports them as bsp).  The
+    work is bounded before it starts (``mpsim.limits.check_stream``)."""
     engine = resolve_engine(engine)
-    if frames < 1:
-        raise MpsimError(f"--frames must be at least 1, got {frames}")
-    if rate is not None and rate <= 0:
-        raise MpsimError(f"--rate must be positive, got {rate}")
-    if mode != "dataflow" and plan.strategy == "pipelined":
+    step = least_step(plan, mode)
+    check_stream(frames, rate, int(plan.level_trips[-1].sum()), engine, step, mode)
+    if step is not None:
+        # A superstep moves every frame one node on: to keep every unit busy a pipeline needs a
+        # frame at each of its units (each unit buffers one frame), not only enough to cover the
+        # busiest unit's time as in dataflow.
+        window = window or max(plan.window, plan.n_units + 2)
         if engine == "compiled":
             from mpsim.sim.fast_ticks import simulate_ticks_fast
 
@@ -99,7 +115,11 @@ def run_steady(plan: SimPlan, p: Profile, mode: str, engine: str, frames: int | 
                rate: float | None = None, tolerance: float = DEFAULT_TOLERANCE,
                max_frames: int = DEFAULT_MAX_FRAMES, trace_frames: int = 0,
                progress: Callable[[int, int], None] | None = None, levels=None) -> tuple[SimResult, SteadyState]:
-    """Run to steady state (or exactly ``frames``); ``progress(done, of)`` follows each attempt."""
+    """Run to steady state (or exactly ``frames``); ``progress(done, of)`` follows each attempt.
+    Converging never asks for more work than the engine's documented bound allows."""
+    limit = MAX_FIRINGS_FAST if resolve_engine(engine) == "compiled" else MAX_FIRINGS_SIMPY
+    max_frames = max(1, min(max_frames, limit // max(1, int(plan.level_trips[-1].sum()))))
+
     def one(n: int) -> SimResult:
         cb = None if progress is None else (lambda done: progress(done, n))
         return run_engine(plan, p, mode, engine, n, rate, record=True, trace_frames=trace_frames, progress=cb,
@@ -115,10 +135,16 @@ def simulate(g: Graph, p: Profile, options: RunOptions | None = None, mode: str 
     """Place, plan and run ``g`` on ``p`` to steady state; return (report, engine result, plan)."""
     options = options or RunOptions()
     pl, plan = make_plan(g, p, options)
-    mode = resolve_mode(pl, p, mode)
+    asked, mode = mode, resolve_mode(pl, p, mode)
+    if asked not in (None, mode):
+        pl = dataclasses.replace(pl, note=f"{pl.note}; mode {asked} applies to a pipelined run, this one ran {mode}")
     if plan is None:
         return build_report(pl, None, None, None, mode, None, rate), None, None
     used = resolve_engine(engine)
-    r, st = run_steady(plan, pl.profile, mode, used, frames, engine_rate(plan, rate), tolerance, max_frames,
-                       trace_frames, progress)
+    per_replica = engine_rate(plan, rate)
+    # The first attempt's work, in the user's terms, before anything runs.
+    check_stream(frames or min(START_FRAMES, max_frames), per_replica, int(plan.level_trips[-1].sum()), used,
+                 least_step(plan, mode), mode, shown_rate=rate)
+    r, st = run_steady(plan, pl.profile, mode, used, frames, per_replica, tolerance, max_frames, trace_frames,
+                       progress)
     return build_report(pl, plan, r, st, mode, used, rate), r, plan

@@ -141,6 +141,7 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
                 if rate is None and counters["next"] - counters["finished"] >= window:
                     break
                 release(now, pending)
+            traced = trace_frames > 0 and bool(state) and min(state) < trace_frames  # a traced frame in flight
             # Compute phase.
             unit_time = np.zeros(plan.n_units)
             fired_now: set[int] = set()
@@ -188,6 +189,15 @@ def simulate_ticks(plan: SimPlan, p: Profile, mode: str, frames: int, rate: floa
             if compute > 0.0 or exchange > 0.0:
                 counters["steps"] += 1
                 phases[:] += (step, 0.0, 0.0) if mode == "rollout" else (compute, sync, exchange)
+                if traced:
+                    # Supersteps and their phases: (kind, 0, name, start, duration, -1, step index).
+                    k = counters["steps"] - 1
+                    trace.append(("superstep", 0, "tick" if mode == "rollout" else "superstep", now, step, -1, k))
+                    if mode == "bsp":
+                        for name, start, dur in (("compute", now, compute), ("sync", now + compute, sync),
+                                                 ("exchange", now + compute + sync, exchange)):
+                            if dur > 0.0:
+                                trace.append(("phase", 1, name, start, dur, -1, k))
             if not fired_now and not transfers and (rate is None or counters["next"] >= frames):
                 raise deadlock(frames - counters["finished"], frames)
             if step <= 0.0:
