@@ -324,3 +324,33 @@ def test_same_inputs_same_report():
     a, _, _ = simulate(g, p, RunOptions(placement="pipelined"), mode="dataflow")
     b, _, _ = simulate(g, p, RunOptions(placement="pipelined"), mode="dataflow")
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+@pytest.mark.parametrize("model", ["itnet-tiny", "itnet-tiny-independent", "resnet18", "mobilenetv2"])
+@pytest.mark.parametrize("profile,style", [("ipu_gc200", "pipelined"), ("ipu_gc200", "sequential"),
+                                           ("gpu_v100", None), ("memristor_yao2020", None)])
+def test_every_plan_edge_joins_the_tensors_writer_and_reader(model, profile, style):
+    """Plan nodes and edges are wired as the graph is: an edge carrying tensor t goes from the plan
+    node holding t's writer to one holding a reader of t (a fused group holds several nodes)."""
+    from mpsim.ir.graph import split_iter_name
+
+    pl = place(resolve_model(model), load_profile(profile), RunOptions(placement=style))
+    if not pl.feasible:
+        pytest.skip(pl.note)
+    g = pl.graph
+    pos = {n.name: i for i, n in enumerate(g.nodes)}
+
+    def writer(t):
+        w = g.producer.get(t) or g.producer.get(split_iter_name(t)[0])
+        return pos[w] if w else None
+
+    for e in pl.edges:
+        assert e.tensor, e
+        readers = {i for i in pl.nodes[e.dst].graph_nodes
+                   if e.tensor in g.nodes[i].inputs or any(c.init == e.tensor or c.body_output == e.tensor
+                                                           for lp in g.loops for c in lp.carried)}
+        assert readers, (e, pl.nodes[e.dst].name)
+        if e.src >= 0:
+            assert writer(e.tensor) in pl.nodes[e.src].graph_nodes, (e, pl.nodes[e.src].name)
+    names = [n.name for n in pl.nodes]
+    assert len(set(names)) == len(names)

@@ -63,7 +63,7 @@ def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
         overhead += p.frame_overhead_s if k == 0 else 0.0  # the runtime's per-frame work comes first
         nodes.append(PlanNode(name=un.name, unit=0, graph_nodes=un.nodes, compute_s=device, overhead_s=overhead,
                               local_bytes=0.0, offchip_bytes=float(moved), energy_compute_j=comp_j))
-    edges = [PlanEdge(e.src, e.dst, e.kind, e.tap, batch * tensor_bytes(u, e.tensor, bits), INSIDE)
+    edges = [PlanEdge(e.src, e.dst, e.kind, e.tap, batch * tensor_bytes(u, e.tensor, bits), INSIDE, e.tensor)
              for e in grouped_edges(u, list(unit_of))]
     replicas = replica_count(p, 1, options)
     device = UnitPlacement("gpu", 0, sms, sms, float(weights.sum()), float(live.max(initial=0.0)),

@@ -110,7 +110,8 @@ def _build(g, p, options, units, unit_of, sizes, minimum, alloc, weight_arrays, 
     apt = p.crossbar.arrays_per_tile if analog else 1
     e = p.energy
     bits = p.precision.activation_bits
-    placements, nodes = [], []
+    placements: list[UnitPlacement] = []
+    nodes: list[PlanNode | None] = [None] * len(g.nodes)  # plan node i is graph node i: edges index them so
     for k, u in enumerate(units):
         tiles = int(alloc[k])
         copies = max(1, tiles // int(weight_arrays[k])) if analog and weight_arrays[k] else 1
@@ -125,11 +126,11 @@ def _build(g, p, options, units, unit_of, sizes, minimum, alloc, weight_arrays, 
             io = batch * sum(tensor_bytes(g, t, bits) for t in (*n.inputs, *n.outputs))
             arrays = int(weight_arrays[k]) if analog else 0
             comp, conv = firing_energy(g, n, p, arrays, batch)
-            nodes.append(PlanNode(
+            nodes[i] = PlanNode(
                 name=n.name, unit=k, graph_nodes=(i,),
                 compute_s=firing_time(g, n, p, digital_tiles if analog else tiles, copies, batch),
                 overhead_s=p.op_overhead_s if pos == 0 else 0.0,
-                local_bytes=weights_read + io, energy_compute_j=comp, energy_conversion_j=conv))
+                local_bytes=weights_read + io, energy_compute_j=comp, energy_conversion_j=conv)
     # Links: each unit's exchange port, and a link per ordered chip pair that carries data.
     links = [LinkSpec(f"{u.name}.out", "exchange",
                       max(1, math.ceil(u.tiles / apt)) * p.link_bandwidth["exchange"],
@@ -153,7 +154,7 @@ def _build(g, p, options, units, unit_of, sizes, minimum, alloc, weight_arrays, 
                     links.append(LinkSpec(f"chip{key[0]}->chip{key[1]}", "chip_to_chip",
                                           p.link_bandwidth["chip_to_chip"], e.chip_to_chip_byte if e else 0.0))
                 link = pair_link[key]
-        plan_edges.append(PlanEdge(ed.src, ed.dst, ed.kind, ed.tap, nbytes, link))
+        plan_edges.append(PlanEdge(ed.src, ed.dst, ed.kind, ed.tap, nbytes, link, ed.tensor))
     required = sum(w + b for w, b in sizes) + (0 if analog else p.code_per_tile_bytes * int(minimum.sum()))
     occ = [u.occupancy for u in placements if u.capacity_bytes]
     largest = max(range(len(units)), key=lambda k: sum(sizes[k]))

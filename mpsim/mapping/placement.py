@@ -88,6 +88,7 @@ class PlanEdge:
     tap: int
     nbytes: float
     link: int  # index into Placement.links, or INSIDE
+    tensor: str = ""  # what it carries (the graph's name)
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,7 @@ def _build(g, p, options, units, unit_of, weights, live, stage, stages, replicas
                 links.append(LinkSpec(f"chip{key[0]}->chip{key[1]}", "chip_to_chip", p.link_bandwidth["chip_to_chip"],
                                       e.chip_to_chip_byte if e else 0.0, latency_s=p.sync_for(2) - p.sync_s))
             link = pair_link[key]
-        plan_edges.append(PlanEdge(ed.src, ed.dst, ed.kind, ed.tap, nbytes, link))
+        plan_edges.append(PlanEdge(ed.src, ed.dst, ed.kind, ed.tap, nbytes, link, ed.tensor))
     chip_data = T * p.usable_tile_bytes
     stage_units = []
     for c in range(stages):
