@@ -34,6 +34,7 @@ BENCHMARKS = [  # (script, slow, what it measures)
     ("bench_executor.py", False, "numba functional executor vs PyTorch eager"),
     ("simulated.py", False, "every profile x {ItNet shared, independent, ESPNet-style}"),
     ("validation.py", False, "every measured anchor simulated as measured: the validation table"),
+    ("memory_sweep.py", False, "one GC200's in-processor memory swept 10 MB to 4 GB: what fitting buys"),
     ("train_demo.py", True, "tiny ItNets trained on the offline digits scenes"),
     ("dnn_demo.py", True, "the doubly nested network trained on digits, accuracy grid"),
     ("fuzz_loaders.py", False, "mutated graphs and profiles: a clean rejection or a valid result each"),
@@ -104,6 +105,25 @@ def _summaries() -> list[tuple[str, str, str]]:
     add("executor", executor, "executor.json")
     add("simulated", simulated, "simulated.md")
     add("validation", validation, "validation.md")
+
+    def memory():
+        rows_ = _load("memory_sweep.json")
+        top = max(r["memory_bytes"] for r in rows_)
+
+        def at(model, style):
+            return next(r for r in rows_ if r["model"] == model and r["placement"] == style and r["memory_bytes"] == top)
+
+        def fit(model):
+            return min(r["memory_bytes"] for r in rows_ if r["model"] == model and r["placement"] == "pipelined bsp"
+                       and r["fits"]) / 1e6
+
+        shared = "itnet-camvid-shared"
+        return (f"pipelined from {fit(shared):.0f} MB (shared ItNet) / {fit('itnet-camvid-independent'):.0f} MB "
+                f"(independent); shared at 4 GB, chip-bound: pipelined dataflow {at(shared, 'pipelined dataflow')['chip_bound_fps']:,.0f}, "
+                f"sequential {at(shared, 'sequential')['chip_bound_fps']:,.0f}, pipelined bsp "
+                f"{at(shared, 'pipelined bsp')['chip_bound_fps']:,.0f} frames/s")
+
+    add("memory sweep", memory, "memory_sweep.md")
     add("training demo", train, "train_demo.json")
     add("doubly nested network", dnn, "dnn_accuracy.json")
 

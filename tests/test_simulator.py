@@ -157,6 +157,65 @@ def test_sync_grows_with_the_chips_it_spans():
     assert p.sync_for(4) > p.sync_for(2) > p.sync_for(1) == p.sync_s
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_balance_for_supersteps_finds_the_best_split(seed):
+    """bsp: a step lasts its slowest compute plus its slowest exchange (both 1 / tiles). The
+    balance's split of 14 tiles over 3 units is within 10 % of the best of every whole split
+    (whole tiles: the search is over a continuous tau and ratio)."""
+    import itertools
+
+    from mpsim.mapping.pipelined import balance
+
+    rng = np.random.default_rng(seed)
+    work, sent = rng.uniform(0.5, 8, 3), rng.uniform(0, 8, 3)
+    none, mins = np.zeros(3, dtype=np.int64), np.ones(3, dtype=np.int64)
+    a = balance(work, mins, none, 14, sent)
+
+    def step(t):
+        return max(work / t) + max(sent / t)
+
+    best = min(step(np.array(t)) for t in itertools.product(range(1, 13), repeat=3) if sum(t) <= 14)
+    assert a.sum() <= 14 and best <= step(a) <= 1.1 * best
+
+
+def test_pipelined_tiles_are_balanced_for_the_mode_that_runs():
+    """Shared ItNet (CamVid) on one GC200 in supersteps: balanced for bsp (one firing's compute and
+    exchange per unit) it runs 1.8x the frame rate of the same run balanced by work per frame (the
+    dataflow rule), since a frame takes 16 supersteps whatever unit fires how often."""
+    g, p = resolve_model("itnet-camvid-shared"), load_profile("ipu_gc200")
+    for_bsp, _, _ = simulate(g, p, RunOptions(placement="pipelined"), mode="bsp")
+    for_dataflow, _, _ = simulate(g, p, RunOptions(placement="pipelined", mode="dataflow"), mode="bsp")
+    assert for_bsp["throughput_fps"] == pytest.approx(1184.0, rel=0.01)
+    assert for_dataflow["throughput_fps"] == pytest.approx(657.0, rel=0.01)
+    assert for_bsp["bsp"]["steps_per_frame"] == pytest.approx(16.0, abs=0.1)
+
+
+def test_memory_sweep_what_fitting_buys():
+    """benchmarks/memory_sweep.py on 3 points (10 MB, 200 MB, 4 GB): the shared ItNet fits the
+    pipelined placement where the independent one does not, and what the chip alone sustains at
+    4 GB (host links made free) orders the styles pipelined dataflow > sequential > pipelined bsp
+    for it, the folded loop costing bsp 16 supersteps a frame (README figure)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import memory_sweep
+
+    rows = memory_sweep.sweep(3)
+    assert memory_sweep.first_fit(rows, "itnet-camvid-shared", "pipelined bsp") == pytest.approx(200e6)
+    assert memory_sweep.first_fit(rows, "itnet-camvid-independent", "pipelined bsp") == pytest.approx(4e9)
+    assert memory_sweep.first_fit(rows, "itnet-camvid-independent", "sequential") == pytest.approx(10e6)
+    top = {r["placement"]: r["chip_bound_fps"] for r in rows
+           if r["model"] == "itnet-camvid-shared" and r["memory_bytes"] == pytest.approx(4e9)}
+    assert top["pipelined dataflow"] == pytest.approx(3596, rel=0.02)
+    assert top["sequential"] == pytest.approx(2626, rel=0.02)
+    assert top["pipelined bsp"] == pytest.approx(1876, rel=0.02)
+    delivered = {r["placement"]: r["bottleneck"] for r in rows
+                 if r["model"] == "itnet-camvid-shared" and r["memory_bytes"] == pytest.approx(4e9)}
+    assert delivered["sequential"] == delivered["pipelined dataflow"] == "host.out"
+    assert "memory" in memory_sweep.render(rows)
+
+
 # The sequential style ---------------------------------------------------------------------------
 
 def test_sequential_latency_is_the_sum_of_op_times_syncs_and_exchanges(tmp_path):
@@ -335,8 +394,9 @@ def test_every_plan_edge_joins_the_tensors_writer_and_reader(model, profile, sty
     from mpsim.ir.graph import split_iter_name
 
     pl = place(resolve_model(model), load_profile(profile), RunOptions(placement=style))
-    if not pl.feasible:
-        pytest.skip(pl.note)
+    if not pl.feasible:  # the one-macro memristor chip holds neither CNN's weights: nothing is wired
+        assert profile == "memristor_yao2020" and model in ("resnet18", "mobilenetv2"), pl.note
+        return
     g = pl.graph
     pos = {n.name: i for i, n in enumerate(g.nodes)}
 

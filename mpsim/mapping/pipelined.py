@@ -30,28 +30,40 @@ from mpsim.mapping.stages import cut_stages
 from mpsim.mapping.work import tensor_bytes
 
 
-def balance(work: np.ndarray, minimum: np.ndarray, step: np.ndarray, budget: int) -> np.ndarray:
-    """Allocation minimising max_u work_u / share_u within ``budget``: unit u gets
-    max(minimum_u, ceil(work_u / tau)) tiles, or (``step_u`` > 0, crossbar replicas) a whole
-    number of copies of its ``step_u`` weight arrays, never less than its minimum."""
-    if minimum.sum() > budget or work.max(initial=0.0) <= 0:
+def balance(work: np.ndarray, minimum: np.ndarray, step: np.ndarray, budget: int,
+            sent: np.ndarray | None = None) -> np.ndarray:
+    """Allocation minimising the pipeline's period within ``budget``, time scaling as 1 / tiles:
+    unit u gets max(minimum_u, ceil(work_u / tau), ceil(sent_u / (r tau))) tiles, or (``step_u``
+    > 0, crossbar replicas) a whole number of copies of its ``step_u`` weight arrays. Without
+    ``sent`` (r = 1, the period max_u work_u / tiles_u); with it (bsp: a step is its slowest
+    compute *plus* its slowest exchange) the split r between the two phases minimising
+    tau (1 + r) is searched."""
+    if minimum.sum() > budget or max(work.max(initial=0.0), 0.0 if sent is None else sent.max(initial=0.0)) <= 0:
         return minimum.copy()
 
-    def alloc(tau: float) -> np.ndarray:
+    def alloc(tau: float, r: float) -> np.ndarray:
         need = np.ceil(work / tau)
+        if sent is not None:
+            need = np.maximum(need, np.ceil(sent / (r * tau)))
         copies = np.where(step > 0, np.maximum(1, np.ceil(need / np.maximum(step, 1))) * step, 0)
         return np.maximum(minimum, np.where(step > 0, copies, need)).astype(np.int64)
 
-    lo, hi = work.max() / budget, work.max()
-    if alloc(lo).sum() <= budget:
-        return alloc(lo)
-    for _ in range(80):
-        mid = math.sqrt(lo * hi)
-        if alloc(mid).sum() <= budget:
-            hi = mid
-        else:
-            lo = mid
-    return alloc(hi)
+    def least_tau(r: float) -> float:
+        top = max(work.max(initial=0.0), 0.0 if sent is None else sent.max(initial=0.0) / r)
+        lo, hi = top / budget, top
+        if alloc(lo, r).sum() <= budget:
+            return lo
+        for _ in range(60):
+            mid = math.sqrt(lo * hi)
+            lo, hi = (lo, mid) if alloc(mid, r).sum() <= budget else (mid, hi)
+        return hi
+
+    if sent is None or sent.max(initial=0.0) <= 0 or work.max(initial=0.0) <= 0:
+        return alloc(least_tau(1.0), 1.0)
+    ratios = np.geomspace(1 / 64, 64, 49)
+    taus = [least_tau(r) for r in ratios]
+    best = int(np.argmin([t * (1 + r) for t, r in zip(taus, ratios)]))
+    return alloc(taus[best], ratios[best])
 
 
 def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
@@ -93,14 +105,29 @@ def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
             return _infeasible(g, p, options, units, sizes, minimum, why)
         return sequential.place(g, p, options, failed=f"does not fit as pipelined ({why})")
     replicas = replica_count(p, stages, options)
-    # Balance each chip's spare tiles among its units by per-frame work on one tile.
-    single = np.array([fires[u.nodes[0]] * sum(firing_time(g, g.nodes[i], p, 1, 1, batch) for i in u.nodes)
-                       for u in units])
+    # Balance each chip's spare tiles among its units by what bounds the frame rate: in dataflow
+    # a unit's work per frame (its firings back to back) and its exchange port's bytes, each
+    # its own resource; in bsp and rollout a superstep lasts its slowest firing plus its slowest
+    # exchange, whatever the firing counts. A digital unit's port grows with its tiles.
+    stepped = (options.mode or p.default_mode) != "dataflow"
+    per = [1 if stepped else fires[u.nodes[0]] for u in units]
+    single = np.array([k * sum(firing_time(g, g.nodes[i], p, 1, 1, batch) for i in u.nodes)
+                       for k, u in zip(per, units)])
+    sent = np.zeros(len(units))
+    for e in edges:
+        su, du = (None, None) if e.src == SOURCE or analog else (unit_of[e.src], unit_of[e.dst])
+        if su is not None and su != du and stage[su] == stage[du]:
+            times = 1 if stepped else edge_firings(e.kind, fires[e.dst])
+            sent[su] += batch * tensor_bytes(g, e.tensor, bits) * times / p.link_bandwidth["exchange"]
     alloc = np.zeros(len(units), dtype=np.int64)
     for c in range(stages):
         on = np.flatnonzero(stage == c)
-        unrolled = analog and p.crossbar.spatial_unroll  # every position has its arrays: copies gain nothing
-        alloc[on] = minimum[on] if unrolled else balance(single[on], minimum[on], step[on], per_chip)
+        if analog and p.crossbar.spatial_unroll:  # every position has its arrays: copies gain nothing
+            alloc[on] = minimum[on]
+        elif stepped:
+            alloc[on] = balance(single[on], minimum[on], step[on], per_chip, sent[on])
+        else:
+            alloc[on] = balance(np.maximum(single[on], sent[on]), minimum[on], step[on], per_chip)
     return _build(g, p, options, units, unit_of, sizes, minimum, alloc, weight_arrays if analog else None,
                   stage, stages, replicas, edges)
 

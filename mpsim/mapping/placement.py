@@ -35,6 +35,7 @@ class RunOptions:
     batch: int = 1  # images per frame (a GPU's or an IPU's batch)
     precision: str | None = None  # None: the profile's precision.default
     host_output: str = "labels"  # what crosses the host link back: class labels or whole tensors
+    mode: str | None = None  # how a pipelined placement will run (None: the profile's): shapes its tile balance
 
 
 @dataclass(frozen=True)

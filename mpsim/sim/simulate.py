@@ -134,6 +134,8 @@ def simulate(g: Graph, p: Profile, options: RunOptions | None = None, mode: str 
                                                                           SimPlan | None]:
     """Place, plan and run ``g`` on ``p`` to steady state; return (report, engine result, plan)."""
     options = options or RunOptions()
+    if mode is not None and options.mode is None:  # the placement balances its tiles for the mode
+        options = dataclasses.replace(options, mode=mode)
     pl, plan = make_plan(g, p, options)
     asked, mode = mode, resolve_mode(pl, p, mode)
     if asked not in (None, mode):
