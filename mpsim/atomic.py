@@ -85,18 +85,9 @@ def _tmp_prefix(target: Path) -> str:
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only on success."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale(target)
-    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(target), suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        _mode(tmp, 0o666)
-        yield Path(tmp)
+    with _unrenamed(path) as (tmp, target):
+        yield tmp
         os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @contextmanager

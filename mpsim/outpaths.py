@@ -50,40 +50,42 @@ def _creatable(path: Path) -> str | None:
     return _writable_dir(parent)
 
 
-def file_problem(path: str | os.PathLike[str]) -> str | None:
-    """Why ``path`` cannot receive a file (written beside it, then renamed over it), or None."""
+def _problem(path: str | os.PathLike[str], verdict) -> str | None:
+    """``verdict(p, kind)`` for a non-empty path, a path that cannot be reached said as such."""
     text = os.fspath(path)
     if not text.strip():
         return "is an empty path"
     p = Path(text)
     try:
-        kind = _kind(p)
-        if kind == "dir":
-            return "is a folder (give a file path)"
-        if kind == "other":
-            return "exists and is not a regular file"
-        if kind == "file":
-            return _writable_dir(p.parent)
-        return _creatable(p)
+        return verdict(p, _kind(p))
     except _Unreachable as exc:
         return str(exc)
+
+
+def _as_file(p: Path, kind: str) -> str | None:
+    if kind == "dir":
+        return "is a folder (give a file path)"
+    if kind == "other":
+        return "exists and is not a regular file"
+    return _writable_dir(p.parent) if kind == "file" else _creatable(p)
+
+
+def _as_folder(p: Path, kind: str) -> str | None:
+    if kind == "missing":
+        return _creatable(p)
+    if kind != "dir":
+        return "exists and is not a folder"
+    return _writable_dir(p) or _writable_dir(p.resolve().parent)
+
+
+def file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot receive a file (written beside it, then renamed over it), or None."""
+    return _problem(path, _as_file)
 
 
 def folder_problem(path: str | os.PathLike[str]) -> str | None:
     """Why ``path`` cannot become (or be replaced as) a folder of results, or None."""
-    text = os.fspath(path)
-    if not text.strip():
-        return "is an empty path"
-    p = Path(text)
-    try:
-        kind = _kind(p)
-        if kind == "missing":
-            return _creatable(p)
-        if kind != "dir":
-            return "exists and is not a folder"
-        return _writable_dir(p) or _writable_dir(p.resolve().parent)
-    except _Unreachable as exc:
-        return str(exc)
+    return _problem(path, _as_folder)
 
 
 def stem_problem(stem: str | os.PathLike[str], suffixes: tuple[str, ...] = (".png", ".svg")) -> str | None:

@@ -95,6 +95,20 @@ def test_memory_stays_flat_without_recording(tmp_path):
 
 # Chips, stages and replicas ---------------------------------------------------------------------
 
+def test_a_cut_inside_a_loop_carries_every_iteration():
+    """Folded loop of 4 trips, c0 -> [S -> relu] (2x4x4 fp32 = 128 B a tensor): a cut before S
+    carries c0's output once; a cut between S and relu carries S's output 4 times and relu's
+    carried state back 3 times (7 x 128 B); fp16 at batch 2 the same bytes."""
+    from mpsim.mapping.program import cut_bytes, grouped_edges
+
+    _, g = loop_graph(4)
+    n = len(g.nodes)
+    edges = grouped_edges(g, list(range(n)))
+    assert cut_bytes(g, edges, list(range(n)), 32, 1, n).tolist() == [0, 128, 896, 0]
+    assert cut_bytes(g, edges, list(range(n)), 16, 2, n).tolist() == [0, 128, 896, 0]
+    assert cut_bytes(g, edges, [0, 1, 1], 32, 1, 2).tolist() == [0, 128, 0]  # S and relu in one group
+
+
 def test_chain_on_one_chip_vs_cut_over_two_chips(tmp_path):
     """One tile per chip: A and B cannot share a chip, so the chain is cut between them and A's
     128-byte output crosses the chip link (0.5 GB/s: 256 ns) instead of A's exchange port."""

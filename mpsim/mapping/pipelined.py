@@ -25,7 +25,7 @@ from mpsim.mapping.fusion import fuse
 from mpsim.mapping.memory import crossbar_arrays, firing_weight_bytes, unit_bytes
 from mpsim.mapping.placement import (INSIDE, SOURCE, LinkSpec, MemoryVerdict, Placement, PlanEdge, PlanNode,
                                      RunOptions, UnitPlacement, infeasible, replica_count)
-from mpsim.mapping.program import edge_firings, fires_per_frame, grouped_edges, output_refs
+from mpsim.mapping.program import cut_bytes, edge_firings, fires_per_frame, grouped_edges, output_refs
 from mpsim.mapping.stages import cut_stages
 from mpsim.mapping.work import tensor_bytes
 
@@ -84,15 +84,8 @@ def place(g: Graph, p: Profile, options: RunOptions) -> Placement:
         step = np.zeros(len(units), dtype=np.int64)
     per_chip = p.tiles_per_chip * apt
     edges = grouped_edges(g, list(range(len(g.nodes))))
-    # Bytes per frame crossing a cut just before unit c (loop edges count every firing).
     bits = p.precision.activation_bits
-    crossing = np.zeros(len(units) + 1)
-    for e in edges:
-        if e.src == SOURCE:
-            continue
-        a, b = sorted((unit_of[e.src], unit_of[e.dst]))
-        if a != b:
-            crossing[a + 1:b + 1] += batch * tensor_bytes(g, e.tensor, bits) * edge_firings(e.kind, fires[e.dst])
+    crossing = cut_bytes(g, edges, unit_of, bits, batch, len(units))
     stage = cut_stages(minimum.astype(float), np.zeros(len(units)), per_chip, crossing)
     stages = 0 if stage is None else int(stage.max(initial=0)) + 1
     fits = stage is not None and stages <= p.chips

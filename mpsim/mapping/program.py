@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from mpsim.errors import MpsimError
 from mpsim.ir.graph import Graph, split_iter_name
 from mpsim.mapping.placement import SOURCE
+from mpsim.mapping.work import tensor_bytes
 
 PLAIN, CARRIED, INIT, INVARIANT, TAP = range(5)
 
@@ -110,3 +113,18 @@ def edge_firings(kind: int, dst_trips: int) -> int:
     if kind == CARRIED:
         return max(0, dst_trips - 1)
     return 1
+
+
+def cut_bytes(g: Graph, edges: list[GraphEdge], group_of: list[int], bits: int, batch: int, n: int) -> np.ndarray:
+    """Bytes per frame crossing a cut just before group c of ``n`` groups in topological order
+    (a loop's edges count every firing): what a chip boundary there would carry."""
+    fires = fires_per_frame(g)
+    crossing = np.zeros(n + 1)
+    for e in edges:
+        if e.src == SOURCE:
+            continue
+        a, b = sorted((group_of[e.src], group_of[e.dst]))
+        if a != b:
+            crossing[a + 1:b + 1] += batch * tensor_bytes(g, e.tensor, bits) * edge_firings(e.kind, fires[e.dst])
+    return crossing
+

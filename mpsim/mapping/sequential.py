@@ -28,7 +28,7 @@ from mpsim.mapping.fusion import Unit, fuse
 from mpsim.mapping.memory import firing_weight_bytes, live_profile, weight_bytes
 from mpsim.mapping.placement import (INSIDE, SOURCE, LinkSpec, MemoryVerdict, Placement, PlanEdge, PlanNode,
                                      RunOptions, UnitPlacement, replica_count)
-from mpsim.mapping.program import edge_firings, fires_per_frame, grouped_edges, output_refs
+from mpsim.mapping.program import cut_bytes, fires_per_frame, grouped_edges, output_refs
 from mpsim.mapping.stages import cut_stages
 from mpsim.mapping.work import tensor_bytes
 
@@ -56,19 +56,6 @@ def _op_bytes(g: Graph, unit: Unit, p: Profile, batch: int) -> tuple[float, floa
             batch * sum(tensor_bytes(g, t, bits) for t in inside))
 
 
-def _crossing(g: Graph, edges, unit_of_op, fires, p: Profile, batch: int, n: int) -> np.ndarray:
-    """Bytes per frame crossing a cut just before operation c."""
-    bits = p.precision.activation_bits
-    crossing = np.zeros(n + 1)
-    for e in edges:
-        if e.src == SOURCE:
-            continue
-        a, b = sorted((unit_of_op[e.src], unit_of_op[e.dst]))
-        if a != b:
-            crossing[a + 1:b + 1] += batch * tensor_bytes(g, e.tensor, bits) * edge_firings(e.kind, fires[e.dst])
-    return crossing
-
-
 def place(g: Graph, p: Profile, options: RunOptions, failed: str | None = None) -> Placement:
     """Place ``g`` sequentially; ``failed`` says why the requested style did not fit (the run
     then reports fits = False and ran sequential)."""
@@ -76,12 +63,11 @@ def place(g: Graph, p: Profile, options: RunOptions, failed: str | None = None) 
     units, unit_of = fuse(g, p.fused_elementwise)
     weights = np.array([weight_bytes(g, u.nodes, p) for u in units])
     live = op_live_bytes(g, units, unit_of, p, batch)
-    fires = fires_per_frame(g)
-    group_of = list(unit_of)
-    edges = grouped_edges(g, group_of)
-    ops_of = list(range(len(units)))
+    edges = grouped_edges(g, list(unit_of))
     chip_bytes = p.tiles_per_chip * p.usable_tile_bytes
-    stage = cut_stages(weights, live, chip_bytes, _crossing(g, edges, ops_of, fires, p, batch, len(units)))
+    crossing = cut_bytes(g, grouped_edges(g, list(range(len(g.nodes)))), list(unit_of), p.precision.activation_bits,
+                         batch, len(units))
+    stage = cut_stages(weights, live, chip_bytes, crossing)
     stages = 0 if stage is None else int(stage.max(initial=0)) + 1
     if stage is None or stages > p.chips:
         need = weights.sum() + live.max(initial=0.0)

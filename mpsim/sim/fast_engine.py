@@ -276,6 +276,22 @@ def _add_latency(counts, tot, cnt, k, lat, lo, log_growth, nbins):
     cnt[k] += 1
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _work_done(fb, FR, S, mask):
+    """One of a frame's firings or transfers ended; True when that was its last: the frame
+    retires and the oldest frame in flight moves on past every retired one."""
+    w = FR[U(fb + FR_WORK)] - 1
+    FR[U(fb + FR_WORK)] = w
+    if w != 0:
+        return False
+    S[S_FINISHED] += 1
+    o = S[S_OLDEST]
+    while o < S[S_NEXT] and FR[U((o & mask) * FR_W + FR_WORK)] == 0:
+        o += 1
+    S[S_OLDEST] = o
+    return True
+
+
 @njit(cache=True, _nrt=False)
 def _outputs(f, fi, slot, now, of_ptr, of_idx, FR, relt, first, record, done, S, T, hist, hist_tot, hist_n,
              hall, hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot, xall_n, lo, log_growth):
@@ -364,15 +380,8 @@ def _run(P, S, G, Z, stop):
                     _outputs(f, fi, slot, now, of_ptr, of_idx, FR, relt, first, record, done, S, T, hist, hist_tot,
                              hist_n, hall, hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot, xall_n, lo,
                              log_growth)
-                w = FR[U(fb + FR_WORK)] - 1
-                FR[U(fb + FR_WORK)] = w
-                if w == 0:
-                    # Retire: free the slot, wake the source if it waits for one.
-                    S[S_FINISHED] += 1
-                    o = S[S_OLDEST]
-                    while o < S[S_NEXT] and FR[U((o & mask) * FR_W + FR_WORK)] == 0:
-                        o += 1
-                    S[S_OLDEST] = o
+                if _work_done(fb, FR, S, mask):
+                    # Retired: the slot is free; wake the source if it waits for one.
                     if S[S_WAITING]:
                         S[S_WAITING] = 0
                         evh = _ev_insert(ev_t, ev_r, evh, evn, now, R)

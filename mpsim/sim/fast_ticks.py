@@ -36,7 +36,7 @@ from mpsim.sim.fast_engine import (
     DONE, EI_DST, EI_HI_0, EI_HI_I, EI_LO_0, EI_LO_I, EI_RID, EI_TAP, EI_W, FR_LEFT, FR_LT, FR_W, FR_WORK, GROW,
     NI_BASE, NI_UNIT, NI_W, PROGRESS, RS_QN, RS_QOFF, RS_W, S_CAP, S_F0DONE, S_FINISHED, S_FIRINGS, S_NEED, S_NEXT,
     S_OLDEST, S_TRN, S_WARMUP, T_NOW, U, _grow_ring, _heaps, _key_pop, _key_push, _outputs, _prepare, _result,
-    _ring, _trace, _trace_list,
+    _ring, _trace, _trace_list, _work_done,
 )
 from mpsim.sim.plan import SOURCE, SimPlan
 from mpsim.sim.result import SimResult, deadlock
@@ -232,14 +232,7 @@ def _steps(P, S, G, Z, stop):
                     _outputs(f, fi, slot, start + dur, of_ptr, of_idx, FR, relt, first, record, done, S, T, hist,
                              hist_tot, hist_n, hall, hall_tot, hall_n, xhist, xhist_tot, xhist_n, xall, xall_tot,
                              xall_n, lo, log_growth)
-                w = FR[U(fb + FR_WORK)] - 1
-                FR[U(fb + FR_WORK)] = w
-                if w == 0:
-                    S[S_FINISHED] += 1
-                    o = S[S_OLDEST]
-                    while o < S[S_NEXT] and FR[U((o & mask) * FR_W + FR_WORK)] == 0:
-                        o += 1
-                    S[S_OLDEST] = o
+                _work_done(fb, FR, S, mask)
                 qn = RS[U(rb + RS_QN)]
             for q in range(nd):  # what waited for the next step goes back
                 _key_push(qh, RS[U(rb + RS_QOFF)], qn, dfr[U(q)])
