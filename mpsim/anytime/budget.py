@@ -140,7 +140,7 @@ class _Evaluator:
             lat = None
             if tiles > 0:
                 q = with_tiles(self.p, tiles)
-                pl, plan = make_plan(s.graph, q, RunOptions(placement="pipelined"))
+                pl, plan = make_plan(s.graph, q, RunOptions(placement="pipelined"), "dataflow")
                 if pl.fits and plan is not None:
                     r = run_engine(plan, pl.profile, "dataflow", self.engine, 1, None)
                     lat = float(r.first_latency[-1])

@@ -72,7 +72,7 @@ def sweep(g: Graph, p: Profile, pr: Predictions, policy: str, values: Sequence[f
     macs = np.array(macs_per_output(g)[1], dtype=np.float64)  # m_1..m_k all computed
     rows = _levels_table(g)
     sizes = np.array([graph_size_bytes(g, {n.name for n, t in zip(g.nodes, row) if t > 0}) for row in rows], float)
-    pl, plan = make_plan(g, p, options)
+    pl, plan = make_plan(g, p, options, mode)
     mode = resolve_mode(pl, pl.profile, mode)
     q = pl.profile
     used = None if plan is None else resolve_engine(engine)

@@ -28,8 +28,13 @@ ENGINES = ("auto", "compiled", "simpy")
 ENGINE_ALIASES = {"fast": "compiled"}
 
 
-def make_plan(g: Graph, p: Profile, options: RunOptions | None = None) -> tuple[Placement, SimPlan | None]:
-    """Place the graph and build its plan (None when the machine cannot run it at all)."""
+def make_plan(g: Graph, p: Profile, options: RunOptions | None = None,
+              mode: str | None = None) -> tuple[Placement, SimPlan | None]:
+    """Place the graph and build its plan (None when the machine cannot run it at all); a
+    pipelined placement balances its tiles for ``mode`` (default: the options', else the profile's)."""
+    options = options or RunOptions()
+    if mode is not None and options.mode is None:
+        options = dataclasses.replace(options, mode=mode)
     pl = place(g, p, options)
     return pl, build_plan(pl) if pl.feasible else None
 
@@ -133,10 +138,7 @@ def simulate(g: Graph, p: Profile, options: RunOptions | None = None, mode: str 
              progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, Any], SimResult | None,
                                                                           SimPlan | None]:
     """Place, plan and run ``g`` on ``p`` to steady state; return (report, engine result, plan)."""
-    options = options or RunOptions()
-    if mode is not None and options.mode is None:  # the placement balances its tiles for the mode
-        options = dataclasses.replace(options, mode=mode)
-    pl, plan = make_plan(g, p, options)
+    pl, plan = make_plan(g, p, options, mode)
     asked, mode = mode, resolve_mode(pl, p, mode)
     if asked not in (None, mode):
         pl = dataclasses.replace(pl, note=f"{pl.note}; mode {asked} applies to a pipelined run, this one ran {mode}")
