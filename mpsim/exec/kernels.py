@@ -417,33 +417,10 @@ def conv_direct(x, w, bias, sh, sw, ph, pw, dh, dw, groups, oh, ow, act, lo, hi)
 
 # Pooling ---------------------------------------------------------------------------------------
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def max_pool2d(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """PyTorch max_pool2d (padding never wins; NaN propagates)."""
-    N, C, H, W = x.shape
-    out = np.empty((N, C, oh, ow), np.float32)
-    for t in prange(N * C):
-        n = t // C
-        c = t % C
-        xp = x[n, c]
-        for y in range(oh):
-            hs = y * sh - ph
-            he = min(hs + (kh - 1) * dh + 1, H)
-            while hs < 0:
-                hs += dh
-            for q in range(ow):
-                ws = q * sw - pw
-                we = min(ws + (kw - 1) * dw + 1, W)
-                while ws < 0:
-                    ws += dw
-                m32 = np.float32(-np.inf)
-                for iy in range(hs, he, dh):
-                    for ix in range(ws, we, dw):
-                        v = xp[iy, ix]
-                        if v > m32 or np.isnan(v):
-                            m32 = v
-                out[n, c, y, q] = m32
-    return out
+    """PyTorch max_pool2d (padding never wins; NaN propagates): ``max_pool2d_indices``'s values."""
+    return max_pool2d_indices(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)[0]
 
 
 @njit(parallel=True, cache=True)

@@ -277,6 +277,28 @@ def _add_latency(counts, tot, cnt, k, lat, lo, log_growth, nbins):
 
 
 @njit(cache=True, _nrt=False, inline="always")
+def _admit(f, now, levels, has_levels, NO, mask, F, NN, st, need0, FR, lwork, relt, S, record, rel):
+    """Frame f enters at ``now``: its slot's input counters and work reset, its release noted;
+    returns (slot, level table offset)."""
+    slot = f & mask
+    level = levels[f] if has_levels else NO - 1
+    b = slot * F
+    for q in range(F):
+        st[U(b + q)] = need0[U(q)]
+    fb = slot * FR_W
+    lt = level * NN
+    FR[fb + FR_LT] = lt
+    FR[fb + FR_LEFT] = level + 1
+    FR[fb + FR_WORK] = lwork[level]
+    relt[slot] = now
+    if S[S_F0DONE] == 0:
+        S[S_WARMUP] += 1
+    if record:
+        rel[f] = now
+    return slot, lt
+
+
+@njit(cache=True, _nrt=False, inline="always")
 def _work_done(fb, FR, S, mask):
     """One of a frame's firings or transfers ended; True when that was its last: the frame
     retires and the oldest frame in flight moves on past every retired one."""
@@ -428,21 +450,8 @@ def _run(P, S, G, Z, stop):
                 for _ in range(k):
                     f = S[S_NEXT]
                     S[S_NEXT] = f + 1
-                    slot = f & mask
-                    level = levels[f] if has_levels else NO - 1
-                    b = slot * F
-                    for q in range(F):
-                        st[U(b + q)] = need0[U(q)]
-                    fb = slot * FR_W
-                    FR[fb + FR_LT] = level * NN
-                    FR[fb + FR_LEFT] = level + 1
-                    FR[fb + FR_WORK] = lwork[level]
-                    relt[slot] = now
-                    if S[S_F0DONE] == 0:
-                        S[S_WARMUP] += 1
-                    if record:
-                        rel[f] = now
-                    lt = level * NN
+                    slot, lt = _admit(f, now, levels, has_levels, NO, mask, F, NN, st, need0, FR, lwork, relt, S,
+                                      record, rel)
                     for q in range(src_edges.shape[0]):
                         # Released data moves to the consumers this frame needs (SimPy's release).
                         dqn = _send(src_edges[q], f, 0, slot, lt, F, BT, BK, NI, EI, ltrips, st, RS, qh, dq, dqh,

@@ -33,10 +33,10 @@ import numpy as np
 from numba import njit
 
 from mpsim.sim.fast_engine import (
-    DONE, EI_DST, EI_HI_0, EI_HI_I, EI_LO_0, EI_LO_I, EI_RID, EI_TAP, EI_W, FR_LEFT, FR_LT, FR_W, FR_WORK, GROW,
-    NI_BASE, NI_UNIT, NI_W, PROGRESS, RS_QN, RS_QOFF, RS_W, S_CAP, S_F0DONE, S_FINISHED, S_FIRINGS, S_NEED, S_NEXT,
-    S_OLDEST, S_TRN, S_WARMUP, T_NOW, U, _grow_ring, _heaps, _key_pop, _key_push, _outputs, _prepare, _result,
-    _ring, _trace, _trace_list, _work_done,
+    DONE, EI_DST, EI_HI_0, EI_HI_I, EI_LO_0, EI_LO_I, EI_RID, EI_TAP, EI_W, FR_LT, FR_W, GROW, NI_BASE, NI_UNIT,
+    NI_W, PROGRESS, RS_QN, RS_QOFF, RS_W, S_CAP, S_FINISHED, S_FIRINGS, S_NEED, S_NEXT, S_OLDEST, S_TRN, T_NOW, U,
+    _admit, _grow_ring, _heaps, _key_pop, _key_push, _outputs, _prepare, _result, _ring, _trace, _trace_list,
+    _work_done,
 )
 from mpsim.sim.plan import SOURCE, SimPlan
 from mpsim.sim.result import SimResult, deadlock
@@ -170,21 +170,8 @@ def _steps(P, S, G, Z, stop):
         for _ in range(k):
             f = S[S_NEXT]
             S[S_NEXT] = f + 1
-            slot = f & mask
-            level = levels[f] if has_levels else NO - 1
-            b = slot * F
-            for q in range(F):
-                st[U(b + q)] = need0[U(q)]
-            fb = slot * FR_W
-            lt = level * NN
-            FR[fb + FR_LT] = lt
-            FR[fb + FR_LEFT] = level + 1
-            FR[fb + FR_WORK] = lwork[level]
-            relt[slot] = now
-            if S[S_F0DONE] == 0:
-                S[S_WARMUP] += 1
-            if record:
-                rel[f] = now
+            slot, lt = _admit(f, now, levels, has_levels, NO, mask, F, NN, st, need0, FR, lwork, relt, S, record,
+                              rel)
             for q in range(hp[U(src)], hp[U(src + 1)]):
                 _here(q, f, slot, lt, has_levels, TH, ltrips, NI, st, RS, qh, F, BT, BK)
             for q in range(sp[U(src)], sp[U(src + 1)]):
