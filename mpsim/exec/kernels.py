@@ -554,16 +554,22 @@ def softmax_mid(x):
 
 
 @njit(parallel=True, cache=True)
-def mean_rows(x):
-    """Mean of each row of (R, L), accumulated in float64, rounded once to float32."""
+def _row_sums_over(x, divisor):
+    """Each row of (R, L) summed in float64, divided by ``divisor``, rounded once to float32."""
     R, L = x.shape
     out = np.empty(R, np.float32)
     for r in prange(R):
         s = 0.0
         for k in range(L):
             s += x[r, k]
-        out[r] = np.float32(s / L)
+        out[r] = np.float32(s / divisor)
     return out
+
+
+@njit(cache=True)
+def mean_rows(x):
+    """Mean of each row of (R, L), accumulated in float64, rounded once to float32."""
+    return _row_sums_over(x, np.float64(x.shape[1]))
 
 
 @njit(parallel=True, cache=True)
@@ -717,17 +723,10 @@ def group_norm(x, groups, eps, weight, bias, has_weight, has_bias):
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def sum_rows(x):
     """Sum of each row of (R, L), accumulated in float64, rounded once to float32."""
-    R, L = x.shape
-    out = np.empty(R, np.float32)
-    for r in prange(R):
-        s = 0.0
-        for k in range(L):
-            s += x[r, k]
-        out[r] = np.float32(s)
-    return out
+    return _row_sums_over(x, 1.0)
 
 
 def warm_up() -> None:
